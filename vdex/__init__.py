@@ -1,0 +1,1 @@
+"""vdex: a VDE-compatible virtual switch and its plugins."""

@@ -1,0 +1,1 @@
+"""vdex_plugins."""
