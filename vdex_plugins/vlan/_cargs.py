@@ -37,11 +37,12 @@ def _scan_int(text: str, i: int) -> tuple[int, int] | None:
         sign = -1 if text[i] == "-" else 1
         i += 1
     if i < n and text[i] == "0":
-        if i + 2 < n and text[i + 1] in "xX" and _is_hex(text[i + 2]):
+        if i + 1 < n and text[i + 1] in "xX":
+            # glibc takes "0x" without hex digits as 0 and consumes the "x" too
             j = i + 2
             while j < n and _is_hex(text[j]):
                 j += 1
-            return sign * int(text[i + 2 : j], 16), j
+            return sign * (int(text[i + 2 : j], 16) if j > i + 2 else 0), j
         j = i + 1
         while j < n and "0" <= text[j] <= "7":
             j += 1
