@@ -34,7 +34,7 @@ from .errors import PluginError
 log = logging.getLogger("vdex.plugins")
 
 ENTRY_POINT_GROUP = "vdex"
-ESSENTIAL_PLUGINS: dict[str, str] = {"core": "vdex.mgmt.core_commands"}
+ESSENTIAL_PLUGINS: dict[str, str] = {"core": "vdex.mgmt.core_commands", "vde": "vdex.vde.plugin"}
 DEFAULT_PLUGINS: tuple[str, ...] = ("vlan", "fstp", "tap")
 BUILTIN_PACKAGE = "vdex_plugins"
 

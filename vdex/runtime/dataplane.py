@@ -64,6 +64,9 @@ class Dataplane:
                 self.remove(endpoint)
 
         self._readers[fd] = on_readable
+        for other_fd, callback in endpoint.watched().items():
+            self._readers[other_fd] = self._watcher(endpoint, callback)
+            self._update(other_fd)
         if isinstance(endpoint, StreamEndpoint):
             endpoint.want_write = self._want_write
         self._update(fd)
@@ -73,9 +76,20 @@ class Dataplane:
         fd = endpoint.fileno()
         self._readers.pop(fd, None)
         self._update(fd)
+        for other_fd in endpoint.watched():
+            self._readers.pop(other_fd, None)
+            self._update(other_fd)
         if isinstance(endpoint, StreamEndpoint):
             self._writers.pop(endpoint.write_fd, None)
             self._update(endpoint.write_fd)
+
+    def _watcher(self, endpoint: Endpoint, callback: Callable[[], None]) -> Callable[[], None]:
+        def on_event() -> None:
+            callback()
+            if endpoint._hung_up:
+                self.remove(endpoint)
+
+        return on_event
 
     def _want_write(self, endpoint: StreamEndpoint, on: bool) -> None:
         if on:

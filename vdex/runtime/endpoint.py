@@ -87,6 +87,10 @@ class Endpoint:
     def fileno(self) -> int:
         raise NotImplementedError
 
+    def watched(self) -> dict[int, Callable[[], None]]:
+        """Other descriptors the dataplane should watch for this endpoint, and what to call."""
+        return {}
+
     def drain(self) -> None:
         raise NotImplementedError
 

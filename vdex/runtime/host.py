@@ -131,7 +131,7 @@ class PluginHost:
             if isinstance(exc, Exception):
                 raise PluginError(f"failed to start: {exc!r}", plugin=name) from exc
             raise
-        log.info("plugin %s active", name)
+        log.debug("plugin %s active", name)
         return plugin
 
     async def _plugin_task(self, plugin: ActivePlugin, services: list[Service],

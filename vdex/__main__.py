@@ -1,0 +1,7 @@
+"""``python -m vdex`` is the ``vdex`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
