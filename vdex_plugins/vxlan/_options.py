@@ -13,7 +13,6 @@ silent 128.
 from __future__ import annotations
 
 import re
-import socket
 
 import attrs
 
@@ -45,8 +44,8 @@ class VxlanConfig:
 
     group: str = DEFAULT_GROUP_V4
     """Multicast group (or any address or host name getaddrinfo understands)."""
-    family: int = socket.AF_UNSPEC
-    """AF_INET with ``/v4``, AF_INET6 with ``/v6``, AF_UNSPEC with neither or both."""
+    ip_version: int | None = None
+    """4 with ``/v4``, 6 with ``/v6``, None (either) with neither or both."""
     port: int = VXLAN_PORT
     vni: int = DEFAULT_VNI
     ttl: int = DEFAULT_TTL
@@ -65,15 +64,14 @@ class VxlanConfig:
         """Read a parsed ``vxlan://`` VNL. :raises ConfigError: a bad key or value."""
         options = resolve_options(vnl, VXLAN_KEYS)
         v4, v6 = "v4" in options, "v6" in options
-        family = socket.AF_INET if v4 and not v6 else socket.AF_INET6 if v6 and not v4 \
-            else socket.AF_UNSPEC
-        group = vnl.address or (DEFAULT_GROUP_V6 if family == socket.AF_INET6 else DEFAULT_GROUP_V4)
+        ip_version = 4 if v4 and not v6 else 6 if v6 and not v4 else None
+        group = vnl.address or (DEFAULT_GROUP_V6 if ip_version == 6 else DEFAULT_GROUP_V4)
         interface = options.get("if") or None
         if interface is not None and (len(interface.encode()) > 15 or "/" in interface):
             raise ConfigError(f"vxlan://: if={interface!r} is not an interface name")
         rcvbuf = options.get("rcvbuf")
         return cls(
-            group=group, family=family,
+            group=group, ip_version=ip_version,
             port=_decimal(options.get("port", str(VXLAN_PORT)), "port", 1, 65535),
             vni=_decimal(options.get("vni", str(DEFAULT_VNI)), "vni", 0, MAX_VNI),
             ttl=_decimal(options.get("ttl", str(DEFAULT_TTL)), "ttl", 0, 255),

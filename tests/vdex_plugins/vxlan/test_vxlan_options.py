@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,20 +17,19 @@ def config(text: str) -> VxlanConfig:
 
 def test_defaults() -> None:
     assert config("vxlan://") == VxlanConfig(
-        group="239.0.0.1", family=socket.AF_UNSPEC, port=4789, vni=1, ttl=1, rcvbuf=None,
+        group="239.0.0.1", ip_version=None, port=4789, vni=1, ttl=1, rcvbuf=None,
         max_entries=1024, expire=128, interface=None)
 
 
 def test_man_page_example() -> None:
     got = config("vxlan://ff15::3/port=12345/vni=42")
-    assert (got.group, got.port, got.vni, got.family) == ("ff15::3", 12345, 42, socket.AF_UNSPEC)
+    assert (got.group, got.port, got.vni, got.ip_version) == ("ff15::3", 12345, 42, None)
 
 
 def test_v6_chooses_group_and_family() -> None:
-    assert (config("vxlan:///v6").group, config("vxlan:///v6").family) == (
-        "ff05:56de::1", socket.AF_INET6)
-    assert config("vxlan://host.example/v4").family == socket.AF_INET
-    assert config("vxlan:///v4/v6").family == socket.AF_UNSPEC
+    assert (config("vxlan:///v6").group, config("vxlan:///v6").ip_version) == ("ff05:56de::1", 6)
+    assert config("vxlan://host.example/v4").ip_version == 4
+    assert config("vxlan:///v4/v6").ip_version is None
 
 
 def test_abbreviations_and_values() -> None:
