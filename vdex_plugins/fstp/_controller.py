@@ -1,0 +1,134 @@
+"""Binds an FSTP machine to a SwitchEngine: BPDUs in and out, blocking, membership.
+
+Still sans-I/O: the engine's ports send through their endpoints' non-blocking ``send``, and time
+is the engine's clock (``engine.now``, whole seconds since the switch started, set by the
+driver's tick) unless a caller passes ``now``. The trio side only has to:
+
+* add :meth:`FstpController.frame_stage` to the switch's frame stages;
+* call :meth:`FstpController.sync` after anything that changes VLAN membership or port activity
+  (ports up/down, ``vlan/*``, ``port/setvlan``);
+* call :meth:`FstpController.tick` when :meth:`FstpController.next_deadline` is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vdex._core.engine import SwitchEngine
+from vdex._core.port import Port
+from vdex.errors import FrameError
+from vdex.records import Forward, FrameStage
+
+from ._actions import Action, FlushVlan, SendBpdu, SetDiscarding
+from ._bpdu import BPDU_MAC, decode_bpdu, encode_bpdu
+from ._machine import FstpMachine
+
+
+class FstpController:
+    """One switch's FSTP: the protocol machine plus what it needs from the engine."""
+
+    def __init__(self, engine: SwitchEngine, *, mac: bytes, priority: int = 0x8000,
+                 on_action: Callable[[Action], None] | None = None,
+                 on_bad_bpdu: Callable[[Port, FrameError], None] | None = None) -> None:
+        self.engine = engine
+        self.machine = FstpMachine(mac=mac, priority=priority)
+        self.on_action = on_action
+        """Called with every action applied (debug events ``fstp/status``, ``fstp/root``, ...)."""
+        self.on_bad_bpdu = on_bad_bpdu
+        """Called for each frame to 01:80:c2:00:00:00 that is not a BPDU FSTP understands."""
+        self.bad_bpdus = 0
+
+    # ------------------------------------------------------------------ control
+
+    @property
+    def enabled(self) -> bool:
+        return self.machine.enabled
+
+    def set_enabled(self, on: bool, now: float | None = None) -> None:
+        """``fstp/setfstp``: recompiles every port, since only an enabled FSTP consumes BPDUs."""
+        now = self.engine.now if now is None else now
+        if on == self.machine.enabled:
+            return
+        self.sync(now)
+        self.apply(self.machine.set_enabled(on, now))
+        self.engine.recompile()
+
+    def sync(self, now: float | None = None) -> None:
+        """Bring the machine's VLANs and active members in line with the engine."""
+        now = self.engine.now if now is None else now
+        machine, engine = self.machine, self.engine
+        defined = set(engine.vlan_ids())
+        for vid in [v for v in machine.vlans if v not in defined]:
+            tree = machine.vlans[vid]
+            for number in list(tree.members):
+                self.apply(machine.port_down(number, vid, now))
+            machine.remove_vlan(vid)
+        for vid in sorted(defined):
+            domain = engine.domain(vid)
+            assert domain is not None
+            tree = machine.add_vlan(vid)
+            wanted = {p.number: p.vlan != vid for p in domain.untagged | domain.tagged if p.active}
+            for number in sorted(tree.members):
+                if wanted.get(number) != tree.members[number].tagged:
+                    self.apply(machine.port_down(number, vid, now))
+            for number, tagged in sorted(wanted.items()):
+                if number not in tree.members:
+                    self.apply(machine.port_up(number, vid, tagged, now))
+
+    def next_deadline(self) -> float | None:
+        return self.machine.next_deadline()
+
+    def tick(self, now: float | None = None) -> None:
+        now = self.engine.now if now is None else now
+        deadline = self.machine.next_deadline()
+        if deadline is not None and deadline <= now:
+            self.apply(self.machine.handle_timer(now))
+
+    # ------------------------------------------------------------------ the data path
+
+    def frame_stage(self) -> FrameStage:
+        """The ``vlan_ingress`` stage that takes BPDUs out of the data path while FSTP is on."""
+        return FrameStage(name="fstp", vlan_ingress=self._make_ingress)
+
+    def _make_ingress(self, port: Port, forward: Forward) -> Forward | None:
+        if not self.machine.enabled:
+            return None  # FSTP off: BPDUs are flooded like any multicast, as in vde_switch
+        received = self.bpdu_received
+
+        def fstp_ingress(frame: bytes, vlan: int, tagged: bool) -> None:
+            if frame[0] == 0x01 and frame[:6] == BPDU_MAC:
+                received(port, frame, vlan, tagged)
+            else:
+                forward(frame, vlan, tagged)
+
+        return fstp_ingress
+
+    def bpdu_received(self, port: Port, frame: bytes, vlan: int, tagged: bool) -> None:
+        """A frame to the spanning tree address: consumed, whatever it holds."""
+        try:
+            bpdu = decode_bpdu(frame, tagged=tagged)
+        except FrameError as error:
+            self.bad_bpdus += 1
+            port.drops.filtered += 1
+            if self.on_bad_bpdu is not None:
+                self.on_bad_bpdu(port, error)
+            return
+        self.apply(self.machine.handle_bpdu(port.number, vlan, bpdu, self.engine.now))
+
+    def apply(self, actions: list[Action]) -> None:
+        """Carry out the machine's actions on the engine, in order."""
+        engine = self.engine
+        for action in actions:
+            if isinstance(action, SendBpdu):
+                port = engine.ports.get(action.port)
+                if port is not None and port.active:
+                    port.send(encode_bpdu(action.bpdu, src=self.machine.mac,
+                                          vid=action.vlan if action.tagged else None))
+            elif isinstance(action, SetDiscarding):
+                port = engine.ports.get(action.port)
+                if port is not None:
+                    engine.set_discarding(port, action.vlan, action.discarding)
+            elif isinstance(action, FlushVlan):
+                engine.macs.purge(vlan=action.vlan)
+            if self.on_action is not None:
+                self.on_action(action)
