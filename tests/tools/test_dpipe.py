@@ -182,7 +182,7 @@ def test_nowrapnoclean_leaves_the_files(tmp_path: Path) -> None:
 
 def test_daemon_returns_once_running_and_stops_cleanly(tmp_path: Path) -> None:
     pidfile, pgrpfile = tmp_path / "d.pid", tmp_path / "d.pgrp"
-    result = run_dpipe("-d", "-p", str(pidfile), "-P", str(pgrpfile), "cat", "=", "cat", timeout=10)
+    result = run_dpipe("-d", "-p", str(pidfile), "-P", str(pgrpfile), "cat", "=", "cat", timeout=30)
     assert result.returncode == 0, result.stderr
     pid = int(pidfile.read_text())  # written before the caller returned
     pgid = -int(pgrpfile.read_text())
@@ -197,7 +197,7 @@ def test_daemon_returns_once_running_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_daemon_reports_a_start_failure_to_the_caller(tmp_path: Path) -> None:
-    result = run_dpipe("-d", "cat", "=", "no-such-command-vdex", timeout=10)
+    result = run_dpipe("-d", "cat", "=", "no-such-command-vdex", timeout=30)
     assert result.returncode == 1
     assert "cannot run 'no-such-command-vdex'" in result.stderr
 
