@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from vdex.errors import UsageError
+from vdex.records import Subcommand
 from vdex.tools._daemon import DaemonReport, run_as_daemon
 from vdex.tools._dpipe_plan import ChainPlan, parse_chain
 from vdex.tools._dpipe_run import ChainRunner, ChainStartError, RunOptions
@@ -52,11 +53,16 @@ examples:
       (stop it later with: kill -- "$(cat /run/cable.pgrp)")
 
 On SIGTERM, SIGINT or SIGHUP the pid files are removed, every command gets SIGTERM (SIGKILL after
---kill-after seconds or on a second signal) and dpipe exits with 128+signal once all are gone."""
+--kill-after seconds or on a second signal) and dpipe exits with 128+signal once all are gone.
+Unlike vdeplug4's dpipe, a usage error exits with status 2 without signalling anything, dpipe
+also runs as a session leader, and -d returns only once the commands run (or says why not)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare dpipe's options on ``parser`` (the vdex CLI calls this for its subcommand)."""
+    parser.description = DESCRIPTION
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "-d", "--daemon", action="store_true",
         help="run in the background; returns once every command has started",
@@ -87,12 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argparse.ArgumentParser(prog=PROG)
     add_arguments(parser)
     return parser
 
@@ -150,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help or an argparse usage error
         return exc.code if isinstance(exc.code, int) else 2
     return run(args)
+
+
+SUBCOMMAND = Subcommand(name="dpipe", help="run commands connected by bidirectional pipes (VDE dpipe)", add_arguments=add_arguments, run=run)
+"""What the ``vdex`` CLI mounts as ``vdex dpipe``."""
 
 
 if __name__ == "__main__":

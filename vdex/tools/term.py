@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from vdex.records import Subcommand
 from vdex.tools._mgmt_stream import Event, SessionEnd, render
 from vdex.tools._term_session import MgmtSession, ReplyTimeout, ends_session
 
@@ -43,6 +44,9 @@ or ends unexpectedly."""
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare term's options on ``parser`` (the vdex CLI calls this for its subcommand)."""
+    parser.description = DESCRIPTION
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("socket", type=Path, metavar="MGMT_SOCKET", help="the management socket")
     parser.add_argument(
         "--raw", action="store_true",
@@ -59,12 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argparse.ArgumentParser(prog=PROG)
     add_arguments(parser)
     return parser
 
@@ -147,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help or an argparse usage error
         return exc.code if isinstance(exc.code, int) else 2
     return run(args)
+
+
+SUBCOMMAND = Subcommand(name="term", help="console client for a management socket (vdeterm/unixterm)", add_arguments=add_arguments, run=run)
+"""What the ``vdex`` CLI mounts as ``vdex term``."""
 
 
 if __name__ == "__main__":
