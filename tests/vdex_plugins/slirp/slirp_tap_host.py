@@ -1,0 +1,121 @@
+"""Run a vdex slirp bridge attached to a tap, inside an isolated network namespace.
+
+Started by the tests as ``ip netns exec SLIRP_NS python slirp_tap_host.py --netns SLIRP_NS
+--tap NAME --to NS -- SLIRPVDE-OPTIONS``. It creates the tap here (so the tap's file descriptor
+belongs to this process), moves the interface into the guest-side namespace NS, then refuses to
+go on unless it runs in SLIRP_NS and that namespace holds nothing but ``lo``: slirp turns guest traffic into
+real connections, so the only place it may make them is this loopback.
+
+It prints ``READY`` once the bridge runs, serves until its stdin reaches EOF, then prints one
+JSON line with the bridge's statistics and exits. The switch does not exist yet: frames go
+straight between the tap and the bridge, drained until EAGAIN, written without blocking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import struct
+import subprocess
+import sys
+import threading
+
+import attrs
+import trio
+
+from vdex_plugins.slirp._bridge import SlirpBridge
+from vdex_plugins.slirp._options import parse_slirpvde_args
+
+TUNSETIFF = 0x400454CA
+IFF_TAP = 0x0002
+IFF_NO_PI = 0x1000
+
+
+def open_tap(name: str) -> int:
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
+    return fd
+
+
+def assert_isolated(netns: str) -> None:
+    """Refuse to run slirp anywhere but in the test's namespace, holding only loopback."""
+    if os.stat("/proc/self/ns/net").st_ino != os.stat(f"/run/netns/{netns}").st_ino:
+        sys.exit(f"slirp_tap_host: refusing to run outside network namespace {netns}")
+    interfaces = sorted(os.listdir("/sys/class/net"))
+    if interfaces != ["lo"]:
+        sys.exit(f"slirp_tap_host: refusing to run next to interfaces {interfaces}")
+
+
+async def pump_tap_to_bridge(fd: int, bridge: SlirpBridge) -> None:
+    read = os.read
+    send = bridge.send_frame
+    while True:
+        await trio.lowlevel.wait_readable(fd)
+        for _ in range(256):
+            try:
+                frame = read(fd, 65536)
+            except BlockingIOError:
+                break
+            send(frame)
+
+
+async def wait_for_stdin_eof() -> None:
+    os.set_blocking(0, False)
+    while True:
+        await trio.lowlevel.wait_readable(0)
+        try:
+            if not os.read(0, 4096):
+                return
+        except BlockingIOError:
+            continue
+
+
+async def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--netns", required=True, help="the namespace this must run in")
+    parser.add_argument("--tap", required=True)
+    parser.add_argument("--to", required=True, help="namespace that receives the tap")
+    parser.add_argument("slirpvde", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    options = args.slirpvde[1:] if args.slirpvde[:1] == ["--"] else args.slirpvde
+    command = parse_slirpvde_args(options)
+
+    fd = open_tap(args.tap)
+    subprocess.run(["ip", "link", "set", args.tap, "netns", args.to], check=True)
+    # /sys/class/net shows this namespace only in a sysfs mounted from inside it; ip netns exec
+    # mounts one, so the listing below is this namespace's.
+    assert_isolated(args.netns)
+
+    dropped = 0
+
+    def deliver(frame: bytes) -> None:
+        nonlocal dropped
+        try:
+            os.write(fd, frame)
+        except BlockingIOError:
+            dropped += 1
+
+    bridge = SlirpBridge(settings=command.settings, deliver=deliver)
+    threads_before = threading.active_count()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(bridge.run)
+        nursery.start_soon(pump_tap_to_bridge, fd, bridge)
+        print("READY", flush=True)
+        await wait_for_stdin_eof()
+        stats = bridge.statistics()
+        nursery.cancel_scope.cancel()
+    os.close(fd)
+    report = {
+        "version": bridge.version,
+        "threads_before": threads_before,
+        "threads_after": threading.active_count(),
+        "tap_write_drops": dropped,
+        **attrs.asdict(stats),
+    }
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    trio.run(main, sys.argv[1:])
