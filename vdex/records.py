@@ -150,6 +150,12 @@ class FrameStage:
     * ``egress(port, next)`` sees frames in wire format about to be sent.
 
     ``classify`` and ``adapt`` may each come from one stage only (the VLAN plugin).
+
+    ``untagged_fast_path``: the stage promises that ``classify`` gives every frame without an
+    802.1Q tag to the port's untagged VLAN, and that ``adapt`` hands untagged frames to untagged
+    members unchanged. The core then switches untagged frames itself, calling ``classify`` only
+    for frames with TPID 0x8100 and ``adapt`` only for tagged members: a switch that does not use
+    VLANs pays nothing for the VLAN plugin.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -160,6 +166,7 @@ class FrameStage:
     classify: Callable[[Port, Forward], Sink | None] | None = None
     vlan_ingress: Callable[[Port, Forward], Forward | None] | None = None
     adapt: Callable[[Port, int, Sink], MemberSink | None] | None = None
+    untagged_fast_path: bool = False
 
 
 ServiceRun = Callable[..., Awaitable[None]]

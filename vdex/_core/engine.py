@@ -41,6 +41,9 @@ class Domain:
     """Active, forwarding members and how a frame of this VLAN leaves through each."""
     flood_from: dict[Port, tuple[MemberSink, ...]] = attrs.Factory(dict)
     """Cache: for an ingress port, the sinks a flooded frame goes to (every member but itself)."""
+    plain: dict[Port, Sink] = attrs.Factory(dict)
+    """The same members, with sinks for frames that arrived untagged (the core's fast path)."""
+    plain_flood_from: dict[Port, tuple[Sink, ...]] = attrs.Factory(dict)
 
     def is_member(self, port: Port) -> bool:
         return port in self.untagged or port in self.tagged
@@ -49,6 +52,17 @@ class Domain:
         targets = tuple(sink for member, sink in self.members.items() if member is not port)
         self.flood_from[port] = targets
         return targets
+
+    def plain_flood_targets(self, port: Port) -> tuple[Sink, ...]:
+        targets = tuple(sink for member, sink in self.plain.items() if member is not port)
+        self.plain_flood_from[port] = targets
+        return targets
+
+    def forget(self, port: Port) -> None:
+        if self.members.pop(port, None) is not None:
+            self.flood_from.clear()
+            self.plain_flood_from.clear()
+        self.plain.pop(port, None)
 
 
 @attrs.define(eq=False)
@@ -130,7 +144,7 @@ class SwitchEngine:
                 domain.untagged.add(port)
             if vid in port.tagged:
                 domain.tagged.add(port)
-            self._compile_membership(port)
+            self.recompile(port)
         return domain
 
     def remove_vlan(self, vid: int) -> None:
@@ -191,7 +205,7 @@ class SwitchEngine:
             self.macs.purge(port=port, vlan=vid)
         else:
             domain.discarding.discard(port)
-        self._compile_membership(port)
+        self.recompile(port)
 
     def is_forwarding(self, port: Port, vid: int) -> bool:
         domain = self._domains.get(vid)
@@ -214,8 +228,7 @@ class SwitchEngine:
             domain.untagged.discard(port)
             domain.tagged.discard(port)
             domain.discarding.discard(port)
-            if domain.members.pop(port, None) is not None:
-                domain.flood_from.clear()
+            domain.forget(port)
 
     def attach(self, port: Port, endpoint: EndpointLike) -> bool:
         """Add an endpoint to ``port``; returns True if the port just became active."""
@@ -223,7 +236,7 @@ class SwitchEngine:
         port.endpoints.insert(0, endpoint)
         if first:
             port.curuser = endpoint.uid
-            self.recompile(port)
+        self.recompile(port)
         return first
 
     def detach(self, port: Port, endpoint: EndpointLike) -> bool:
@@ -233,6 +246,7 @@ class SwitchEngine:
         except ValueError:
             return False
         if port.endpoints:
+            self.recompile(port)
             return False
         port.curuser = None
         self.macs.purge(port=port)
@@ -260,39 +274,61 @@ class SwitchEngine:
             port.receive = port.send = _discard
             self._compile_membership(port)
             return
-        send: Sink = port.transmit
+        transmit = port.compile_transmit()
+        send: Sink = transmit
         for _owner, stage in self._stages.by_order("egress"):
             assert stage.egress is not None
             send = stage.egress(port, send) or send
         port.send = send
+        # Without egress stages the compiled transmit also takes (frame, tagged): it can be the
+        # VLAN member sink itself, one call less per frame.
+        port_member_sink = transmit if send is transmit else None
 
+        # Membership first: the fused receive below captures the port's forwarding state.
+        self._compile_membership(port, port_member_sink)
+        classify = self._stages.single("classify")
+        classifier = classify[1] if classify else None
+        vlan_stages = self._stages.by_order("vlan_ingress")
         if self._hub:
             receive = self._make_hub(port)
         else:
             forward: Forward = self._make_forward(port)
-            for _owner, stage in reversed(self._stages.by_order("vlan_ingress")):
+            for _owner, stage in reversed(vlan_stages):
                 assert stage.vlan_ingress is not None
                 forward = stage.vlan_ingress(port, forward) or forward
-            classify = self._stages.single("classify")
-            receive = (classify[1].classify(port, forward) if classify and classify[1].classify
+            general = (classifier.classify(port, forward) if classifier and classifier.classify
                        else None) or _default_classifier(port, forward)
+            if vlan_stages or (classifier is not None and not classifier.untagged_fast_path):
+                receive = general
+            else:
+                receive = self._make_untagged_receive(
+                    port, tagged=general if classifier is not None else None)
         for _owner, stage in reversed(self._stages.by_order("ingress")):
             assert stage.ingress is not None
             receive = stage.ingress(port, receive) or receive
         port.receive = receive
-        self._compile_membership(port)
 
-    def _compile_membership(self, port: Port) -> None:
-        adapt = self._stages.single("adapt")
+    def _compile_membership(self, port: Port, direct: MemberSink | None = None) -> None:
+        found = self._stages.single("adapt")
+        adapter = found[1] if found else None
         for vid, domain in self._domains.items():
-            had = domain.members.pop(port, None) is not None
+            had = port in domain.members
+            domain.forget(port)
             wanted = (port.active and not self._hub and domain.is_member(port)
                       and port not in domain.discarding)
             if wanted:
-                sink = adapt[1].adapt(port, vid, port.send) if adapt and adapt[1].adapt else None
-                domain.members[port] = sink or _default_member_sink(port.send)
+                sink = adapter.adapt(port, vid, port.send) if adapter and adapter.adapt else None
+                member = sink or direct or _default_member_sink(port.send)
+                domain.members[port] = member
+                # Untagged frames to an untagged member need no adapting when the stage says so.
+                if sink is None or (adapter is not None and adapter.untagged_fast_path
+                                    and port in domain.untagged):
+                    domain.plain[port] = direct or port.send
+                else:
+                    domain.plain[port] = _untagged_into(member)
             if had or wanted:
                 domain.flood_from.clear()
+                domain.plain_flood_from.clear()
 
     # ------------------------------------------------------------------ the per-frame functions
 
@@ -306,14 +342,15 @@ class SwitchEngine:
         return hub_receive
 
     def _make_forward(self, port: Port) -> Forward:
-        """The learning and forwarding decision for frames received on ``port``."""
-        domains = self._domains
+        """Learning and forwarding for frames of any VLAN received on ``port`` (after a classifier
+        or VLAN ingress stages). Lookups are bound here so the per-frame code only calls them."""
+        domains_get = self._domains.get
         drops = port.drops
         learn = self.macs.learn
         engine = self
 
         def forward(frame: bytes, vlan: int, tagged: bool) -> None:
-            domain = domains.get(vlan)
+            domain = domains_get(vlan)
             if domain is None:
                 drops.not_member += 1
                 return
@@ -324,16 +361,16 @@ class SwitchEngine:
                 else:
                     drops.not_member += 1
                 return
-            fib = domain.fib
+            fib_get = domain.fib.get
             if not frame[6] & 1:
                 src = frame[6:12]
-                entry = fib.get(src)
+                entry = fib_get(src)
                 if entry is not None and entry.port is port:
                     entry.seen = engine.now
                 else:
                     learn(src, vlan, port, engine.now)
             if not frame[0] & 1:
-                entry = fib.get(frame[0:6])
+                entry = fib_get(frame[0:6])
                 if entry is not None:
                     out = entry.port
                     if out is not port:
@@ -348,6 +385,61 @@ class SwitchEngine:
                 sink(frame, tagged)
 
         return forward
+
+    def _make_untagged_receive(self, port: Port, tagged: Sink | None = None) -> Sink:
+        """The core's fast path for untagged frames, used when no stage needs to see them: the
+        port's VLAN and membership are known at compile time, so classification and membership
+        tests fold away. ``tagged``: where frames with an 802.1Q tag go instead (the VLAN
+        plugin's classifier); None treats them like any frame (a VLAN-unaware switch)."""
+        drops = port.drops
+        domain = self._domains.get(port.vlan)
+        if domain is None or port not in domain.members:
+            if tagged is not None:
+                return tagged  # the classifier knows what else this port may carry
+            discarding = domain is not None and port in domain.discarding
+
+            def refuse(_frame: bytes) -> None:
+                if discarding:
+                    drops.discarding += 1
+                else:
+                    drops.not_member += 1
+
+            return refuse
+        vlan = domain.vid
+        fib_get = domain.fib.get
+        members_get = domain.plain.get
+        flood_get = domain.plain_flood_from.get
+        flood_targets = domain.plain_flood_targets
+        learn = self.macs.learn
+        engine = self
+
+        def receive(frame: bytes) -> None:
+            if tagged is not None and frame[12] == 0x81 and frame[13] == 0:
+                tagged(frame)
+                return
+            if not frame[6] & 1:
+                src = frame[6:12]
+                entry = fib_get(src)
+                if entry is not None and entry.port is port:
+                    entry.seen = engine.now
+                else:
+                    learn(src, vlan, port, engine.now)
+            if not frame[0] & 1:
+                entry = fib_get(frame[0:6])
+                if entry is not None:
+                    out = entry.port
+                    if out is not port:
+                        sink = members_get(out)
+                        if sink is not None:
+                            sink(frame)
+                    return
+            targets = flood_get(port)
+            if targets is None:
+                targets = flood_targets(port)
+            for sink in targets:
+                sink(frame)
+
+        return receive
 
 
 def _discard(_frame: bytes) -> None:
@@ -369,6 +461,13 @@ def _default_classifier(port: Port, forward: Forward) -> Sink:
         forward(frame, vid, False)
 
     return classify
+
+
+def _untagged_into(member: MemberSink) -> Sink:
+    def send_untagged(frame: bytes) -> None:
+        member(frame, False)
+
+    return send_untagged
 
 
 def _default_member_sink(send: Sink) -> MemberSink:

@@ -30,6 +30,7 @@ log = logging.getLogger("vdex.endpoint")
 DRAIN_BATCH = 256
 """Frames read from one descriptor before the dataplane moves on to the next ready one."""
 RECV_SIZE = MAX_FRAME_LEN + 1
+_BATCH = range(DRAIN_BATCH)
 """One byte more than the largest frame accepted, so an oversize datagram is seen, not truncated."""
 
 
@@ -142,31 +143,29 @@ class FrameEndpoint(Endpoint):
     def drain(self) -> None:
         port = self.port
         receive = port.receive
-        drops = port.drops
         recv = self.recv
         min_frame = self.min_frame
-        frames = nbytes = 0
-        budget = DRAIN_BATCH
+        frames = nbytes = short = long = 0
         try:
-            while budget:
-                budget -= 1
+            for _ in _BATCH:
                 frame = recv(RECV_SIZE)
                 n = len(frame)
-                if n < min_frame:
-                    if n:
-                        drops.runt += 1
-                    continue
-                if n > MAX_FRAME_LEN:
-                    drops.oversize += 1
-                    continue
-                frames += 1
-                nbytes += n
-                receive(frame)
+                if min_frame <= n <= MAX_FRAME_LEN:
+                    frames += 1
+                    nbytes += n
+                    receive(frame)
+                elif n > MAX_FRAME_LEN:
+                    long += 1
+                elif n:
+                    short += 1  # zero-length datagrams (old libvdeplug's goodbye) are ignored
         except BlockingIOError:
             pass
         except OSError as exc:
             self.hang_up(exc)
         finally:
+            if short or long:
+                port.drops.runt += short
+                port.drops.oversize += long
             port.in_frames += frames
             port.in_bytes += nbytes
 
@@ -177,6 +176,24 @@ class FrameEndpoint(Endpoint):
             self.port.drops.tx_full += 1
         except OSError as exc:
             self._count_send_error(self.port.drops, exc)
+
+    def transmitter(self, port: Port) -> Callable[..., None]:
+        """A fused ``port.transmit`` for a port whose only endpoint this is (see Port)."""
+        write = self.write
+        drops = port.drops
+        count_error = self._count_send_error
+
+        def transmit(frame: bytes, _tagged: bool = False) -> None:
+            port.out_frames += 1
+            port.out_bytes += len(frame)
+            try:
+                write(frame)
+            except BlockingIOError:
+                drops.tx_full += 1
+            except OSError as exc:
+                count_error(drops, exc)
+
+        return transmit
 
     def close(self) -> None:
         self.closer()

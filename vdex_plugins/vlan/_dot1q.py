@@ -97,4 +97,5 @@ def make_adapter(port: Port, vlan: int, send: Sink) -> MemberSink | None:
 
 def dot1q_stage() -> FrameStage:
     """The frame stage the VLAN plugin contributes (through ``vdex_frame_stages``)."""
-    return FrameStage(name="dot1q", classify=make_classifier, adapt=make_adapter)
+    return FrameStage(name="dot1q", classify=make_classifier, adapt=make_adapter,
+                      untagged_fast_path=True)
