@@ -127,10 +127,6 @@ class _ForwardHandle:
     flags: int
 
 
-def _monotonic_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
-
-
 @attrs.define(eq=False, kw_only=True)
 class SlirpBridge:
     """One libslirp instance serving one virtual network, driven by :meth:`run`.
@@ -143,6 +139,9 @@ class SlirpBridge:
     """Where frames for the guest network go (see the module docstring)."""
     library: C.LibSlirp | None = None
     """A loaded libslirp; None loads the system one (raising PluginError if it is missing)."""
+    clock_ns: Callable[[], int] = time.monotonic_ns
+    """libslirp's clock (``clock_get_ns``): monotonic nanoseconds. Timer expiries are in
+    milliseconds on this timebase. Tests substitute a clock they can move forward."""
 
     # --- state (private) ---
     _lib: C.LibSlirp = attrs.field(init=False)
@@ -390,7 +389,7 @@ class SlirpBridge:
             delay_ms = timeout.value
             next_timer = timers.next_deadline()
             if next_timer is not None:
-                delay_ms = min(delay_ms, max(0, next_timer - _monotonic_ms()))
+                delay_ms = min(delay_ms, max(0, next_timer - self.clock_ns() // 1_000_000))
             deadline = math.inf if delay_ms == FOREVER_MS else trio.current_time() + delay_ms / 1000
             # The only suspension point of the loop: whatever happens meanwhile (a guest frame,
             # a new forward, a timer armed) cancels this scope through _wake().
@@ -401,7 +400,7 @@ class SlirpBridge:
             self._ready = dict(epoll.poll(0))
             self._enter(lib.slirp_pollfds_poll, slirp, 0, get_revents, None)
             if next_timer is not None:
-                for timer_id, cb_opaque, callback in timers.pop_due(_monotonic_ms()):
+                for timer_id, cb_opaque, callback in timers.pop_due(self.clock_ns() // 1_000_000):
                     if callback is not None:
                         self._enter(callback, cb_opaque)
                     else:
@@ -575,9 +574,8 @@ class SlirpBridge:
         text = (msg or b"").decode("utf-8", "replace")
         self._log_guest(logging.WARNING, "slirp: guest error: %s", text)
 
-    @staticmethod
-    def _cb_clock_get_ns(_opaque: int | None) -> int:
-        return time.monotonic_ns()
+    def _cb_clock_get_ns(self, _opaque: int | None) -> int:
+        return self.clock_ns()
 
     def _cb_timer_new(
         self, callback: int | None, cb_opaque: int | None, _opaque: int | None
@@ -642,17 +640,29 @@ def _unregister(epoll: select.epoll, fd: int) -> None:
 
 @asynccontextmanager
 async def open_slirp(
-    settings: SlirpSettings, deliver: FrameSink, *, library: C.LibSlirp | None = None
+    settings: SlirpSettings,
+    deliver: FrameSink,
+    *,
+    library: C.LibSlirp | None = None,
+    clock_ns: Callable[[], int] = time.monotonic_ns,
 ) -> AsyncIterator[SlirpBridge]:
     """Run a :class:`SlirpBridge` for the duration of the ``async with`` block.
 
     The bridge's task lives in a nursery owned by this context manager; leaving the block
-    cancels it, which runs ``slirp_cleanup``.
+    cancels it, which runs ``slirp_cleanup``. A forward that cannot listen raises
+    :class:`PortError` from the ``async with`` itself.
     """
-    bridge = SlirpBridge(settings=settings, deliver=deliver, library=library)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(bridge.run)
-        try:
-            yield bridge
-        finally:
-            nursery.cancel_scope.cancel()
+    bridge = SlirpBridge(settings=settings, deliver=deliver, library=library, clock_ns=clock_ns)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(bridge.run)
+            try:
+                yield bridge
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # One party failed (the start, the body or the bridge): raise its own exception, so
+        # callers catch PortError, not a group around it.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise

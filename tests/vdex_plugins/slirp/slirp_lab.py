@@ -174,9 +174,7 @@ class SlirpHost:
     def stop(self) -> dict[str, Any]:
         """Close stdin (the helper's signal to stop) and return its final statistics."""
         if self.report is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            out, err = self.proc.communicate(timeout=15)
+            out, err = self.proc.communicate(timeout=15)  # closes stdin first
             assert self.proc.returncode == 0, err
             self.report = json.loads(out.strip().splitlines()[-1])
         return self.report
