@@ -1,0 +1,289 @@
+"""A lab of real processes for the wirefilter tests and benchmark: two Debian vde_switches joined
+by a Debian dpipe cable with a filter (vdex's or the real wirefilter) in the middle, and clients
+that send numbered, timestamped frames and see them arrive.
+
+Everything started here is stopped by :meth:`Lab.close`, even when a test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+
+from vdex.vde.client import SwitchConnection, connect_switch
+
+PYTHON = sys.executable
+REPO = Path(__file__).resolve().parents[3]
+ETHERTYPE = 0x88B5  # IEEE local experimental
+BROADCAST = b"\xff" * 6
+_PAYLOAD = struct.Struct("!IQ")  # sequence number, send time in ns
+
+
+def vdex_wirefilter_argv(*args: str) -> list[str]:
+    """``vdex wirefilter ARGS`` run from this checkout (``python -m`` until installed)."""
+    return [PYTHON, "-m", "vdex_plugins.wirefilter", *args]
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)
+
+
+def socket_accepts(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def port_sockets(switch_dir: Path) -> list[Path]:
+    return sorted(p for p in switch_dir.iterdir() if p.name[:1].isdigit())
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def make_frame(src: bytes, seq: int, size: int) -> bytes:
+    """A broadcast frame of ``size`` bytes carrying ``seq`` and the send time."""
+    head = BROADCAST + src + ETHERTYPE.to_bytes(2, "big")
+    body = _PAYLOAD.pack(seq, time.monotonic_ns())
+    return head + body + bytes(max(0, size - len(head) - len(body)))
+
+
+def parse_frame(frame: bytes) -> tuple[int, int] | None:
+    """``(seq, sent_ns)`` of a lab frame, None for anything else."""
+    if len(frame) < 14 + _PAYLOAD.size or frame[12:14] != ETHERTYPE.to_bytes(2, "big"):
+        return None
+    seq, sent = _PAYLOAD.unpack_from(frame, 14)
+    return seq, sent
+
+
+@attrs.define(eq=False)
+class Client:
+    """One port on a switch, for sending and receiving lab frames."""
+
+    conn: SwitchConnection
+    mac: bytes
+
+    @classmethod
+    def join(cls, switch_dir: Path, index: int) -> Client:
+        conn = connect_switch(str(switch_dir), description=f"wf-lab-{index}")
+        conn.data.setblocking(False)
+        conn.data.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        return cls(conn, bytes([2, 0, 0, 0x77, 0, index]))
+
+    def send(self, frame: bytes) -> bool:
+        try:
+            self.conn.data.send(frame)
+            return True
+        except BlockingIOError:
+            return False
+
+    def recv_all(self) -> list[tuple[int, bytes]]:
+        """Every frame queued now, with its arrival time (ns)."""
+        got = []
+        while True:
+            try:
+                frame = self.conn.data.recv(65536)
+            except BlockingIOError:
+                return got
+            got.append((time.monotonic_ns(), frame))
+
+    def wait_readable(self, timeout: float) -> bool:
+        r, _, _ = select.select([self.conn.data], [], [], max(0.0, timeout))
+        return bool(r)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@attrs.define(eq=False, kw_only=True)
+class Lab:
+    """Two switches, a cable between them, clients; :meth:`close` stops all of it."""
+
+    root: Path
+    switches: list[subprocess.Popen[bytes]] = attrs.Factory(list)
+    cables: list[tuple[subprocess.Popen[bytes], Path]] = attrs.Factory(list)
+    clients: list[Client] = attrs.Factory(list)
+    _index: int = 0
+
+    @classmethod
+    def create(cls) -> Lab:
+        for tool in ("vde_switch", "vde_plug", "dpipe"):
+            if shutil.which(tool) is None:
+                raise AssertionError(f"{tool} (Debian vde2/vdeplug) is required")
+        return cls(root=Path(tempfile.mkdtemp(prefix="wfl", dir="/tmp")))
+
+    def switch(self, name: str) -> Path:
+        """Start a Debian vde_switch (stdin kept open on a pipe) and wait until it accepts."""
+        directory = self.root / name
+        proc = subprocess.Popen(["vde_switch", "-s", str(directory)], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.switches.append(proc)
+        wait_for(lambda: proc.poll() is not None or socket_accepts(directory / "ctl"),
+                 what="vde_switch to accept")
+        assert proc.poll() is None, "vde_switch died"
+        return directory
+
+    def cable(self, left: Path, right: Path, middle: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+        """``dpipe vde_plug LEFT [= MIDDLE] = vde_plug RIGHT``, started under a shell (Debian's
+        dpipe refuses to be a session leader) and recorded with its process group."""
+        pgrp = self.root / f"cable{len(self.cables)}.pgrp"
+        chain = ["vde_plug", str(left)]
+        if middle:
+            chain += ["=", *middle]
+        chain += ["=", "vde_plug", str(right)]
+        script = 'dpipe -P "$0" "$@"; exit $?'
+        proc = subprocess.Popen(["bash", "-c", script, str(pgrp), *chain], cwd=str(REPO),
+                                start_new_session=True, stdin=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        self.cables.append((proc, pgrp))
+        wait_for(lambda: proc.poll() is not None or (pgrp.exists() and pgrp.read_text().strip()),
+                 what="dpipe to start")
+        wait_for(lambda: proc.poll() is not None or (len(port_sockets(left)) >= 1
+                                                      and len(port_sockets(right)) >= 1),
+                 timeout=15, what="both vde_plugs to join their switches")
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "cable died"
+        return proc
+
+    def client(self, switch_dir: Path) -> Client:
+        self._index += 1
+        c = Client.join(switch_dir, self._index)
+        self.clients.append(c)
+        return c
+
+    def stop_cable(self, proc: subprocess.Popen[bytes]) -> None:
+        for i, (p, pgrp) in enumerate(self.cables):
+            if p is proc:
+                self._stop_cable(p, pgrp)
+                del self.cables[i]
+                return
+
+    def _stop_cable(self, proc: subprocess.Popen[bytes], pgrp: Path) -> None:
+        groups = [os.getpgid(proc.pid)] if proc.poll() is None else []
+        try:
+            groups.append(-int(pgrp.read_text().strip()))
+        except (OSError, ValueError):
+            pass
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for g in groups:
+                try:
+                    os.killpg(g, sig)
+                except ProcessLookupError:
+                    pass
+            try:
+                wait_for(lambda: not any(group_alive(g) for g in groups), timeout=5,
+                         what="the cable's processes to end")
+                break
+            except AssertionError:
+                continue
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+        self.clients.clear()
+        for proc, pgrp in self.cables:
+            self._stop_cable(proc, pgrp)
+        self.cables.clear()
+        for proc in self.switches:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.switches.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def await_path(sender: Client, receiver: Client, timeout: float = 15.0) -> None:
+    """Send probes until one crosses (vde_plug and the switches settle), then drain."""
+    deadline = time.monotonic() + timeout
+    seq = 1 << 31
+    while True:
+        assert time.monotonic() < deadline, "no frame crossed the cable"
+        sender.send(make_frame(sender.mac, seq, 64))
+        if receiver.wait_readable(0.2) and any(parse_frame(f) for _t, f in receiver.recv_all()):
+            break
+        seq += 1
+    time.sleep(0.3)  # let probes still in flight (delays) arrive, then forget them
+    receiver.recv_all()
+    sender.recv_all()
+
+
+@attrs.frozen
+class Arrivals:
+    sent: int
+    latencies_ms: dict[int, float]
+    """Sequence number -> one-way latency of its first copy (ms)."""
+    arrival_ns: list[tuple[int, int]]
+    """(arrival time, seq) of every copy, in arrival order."""
+    copies: int
+
+    @property
+    def received(self) -> int:
+        return len(self.latencies_ms)
+
+
+def paced_run(sender: Client, receiver: Client, *, count: int, interval: float, size: int,
+              settle: float) -> Arrivals:
+    """Send ``count`` frames every ``interval`` s; collect arrivals until ``settle`` s after."""
+    latencies: dict[int, float] = {}
+    arrivals: list[tuple[int, int]] = []
+    copies = 0
+
+    def collect() -> None:
+        nonlocal copies
+        for t, frame in receiver.recv_all():
+            parsed = parse_frame(frame)
+            if parsed is None or parsed[0] >= count:
+                continue
+            seq, sent = parsed
+            copies += 1
+            arrivals.append((t, seq))
+            latencies.setdefault(seq, (t - sent) / 1e6)
+
+    start = time.monotonic()
+    for seq in range(count):
+        due = start + seq * interval
+        while True:
+            left = due - time.monotonic()
+            if left <= 0:
+                break
+            receiver.wait_readable(left)
+            collect()
+        sender.send(make_frame(sender.mac, seq, size))
+    end = time.monotonic() + settle
+    while time.monotonic() < end:
+        receiver.wait_readable(end - time.monotonic())
+        collect()
+    return Arrivals(count, latencies, arrivals, copies)

@@ -1,0 +1,152 @@
+"""Sleeping until a deadline with microsecond precision, and waking early when it moves.
+
+trio sleeps in ``epoll_wait``, whose timeout is whole milliseconds rounded up: a timer may fire up
+to a millisecond late, which is 2% of a 50 ms delay. A ``timerfd`` armed with the remaining
+nanoseconds fires on time; the task waits for it to become readable. (Python 3.13 has
+``os.timerfd_create``; on 3.11 it is reached through ctypes.) Under trio's ``MockClock`` (tests),
+or where timerfd is missing, plain :func:`trio.sleep_until` is used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+
+import attrs
+import trio
+import trio.testing
+
+_CLOCK_MONOTONIC = 1
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.timerfd_create.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.timerfd_settime.argtypes = [ctypes.c_int, ctypes.c_int,
+                                         ctypes.POINTER(_Itimerspec), ctypes.c_void_p]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
+
+
+class TimerFd:
+    """A non-blocking ``timerfd`` on CLOCK_MONOTONIC, armed relative to now."""
+
+    def __init__(self) -> None:
+        if _LIBC is None:
+            raise OSError("timerfd is not available")
+        fd = _LIBC.timerfd_create(_CLOCK_MONOTONIC, os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        self.fd = fd
+        self._stale = False
+
+    def _settime(self, seconds: float) -> None:
+        spec = _Itimerspec()
+        if seconds > 0:
+            ns = max(1, int(seconds * 1e9))
+            spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(ns, 1_000_000_000)
+        assert _LIBC is not None
+        if _LIBC.timerfd_settime(self.fd, 0, ctypes.byref(spec), None) < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    async def sleep(self, seconds: float) -> None:
+        if self._stale:  # a cancelled wait may have left an expiration behind
+            try:
+                os.read(self.fd, 8)
+            except BlockingIOError:
+                pass
+            self._stale = False
+        self._settime(seconds)
+        try:
+            await trio.lowlevel.wait_readable(self.fd)
+        except BaseException:
+            self._stale = True
+            self._settime(0)
+            raise
+        try:
+            os.read(self.fd, 8)
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            trio.lowlevel.notify_closing(self.fd)
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _uses_mock_clock() -> bool:
+    return isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
+
+
+@attrs.define(eq=False, kw_only=True)
+class DeadlineWaiter:
+    """Sleep until a deadline, or less if :meth:`wake_if_earlier` learns of an earlier one.
+
+    Waking costs nothing per frame: a driver calls ``wake_if_earlier(model.next_deadline())``
+    after feeding frames, and only a deadline earlier than the armed one cancels the sleep.
+    """
+
+    precise: bool = True
+    armed: float = -math.inf
+    """The deadline being slept until (+inf: none; -inf: not sleeping, busy)."""
+    _scope: trio.CancelScope | None = None
+    _timerfd: TimerFd | None = None
+
+    async def wait(self, deadline: float | None) -> None:
+        self.armed = math.inf if deadline is None else deadline
+        with trio.CancelScope() as scope:
+            self._scope = scope
+            if deadline is None:
+                await trio.sleep_forever()
+            else:
+                await self._sleep_until(deadline)
+        self._scope = None
+        self.armed = -math.inf
+
+    def wake_if_earlier(self, deadline: float | None) -> None:
+        if deadline is not None and deadline < self.armed and self._scope is not None:
+            self._scope.cancel()
+            self._scope = None
+
+    def wake(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+            self._scope = None
+
+    async def _sleep_until(self, deadline: float) -> None:
+        remaining = deadline - trio.current_time()
+        if remaining <= 0:
+            await trio.lowlevel.checkpoint()
+            return
+        if self.precise and not _uses_mock_clock():
+            if self._timerfd is None:
+                try:
+                    self._timerfd = TimerFd()
+                except OSError:
+                    self.precise = False
+            if self._timerfd is not None:
+                await self._timerfd.sleep(remaining)
+                return
+        await trio.sleep_until(deadline)
+
+    def close(self) -> None:
+        if self._timerfd is not None:
+            self._timerfd.close()
+            self._timerfd = None
