@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -21,15 +21,15 @@ if TYPE_CHECKING:
     from .mgmt.context import CommandContext
     from .runtime.endpoint import Endpoint
     from .runtime.switch import Switch
-    from .vnl import Vnl
+    from .vnl import OptionStyle, Vnl
 
 _PATH_RE = re.compile(r"^[a-z0-9_\-+]+(/[a-z0-9_\-+]+)*$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_\-]*$")
 
-CommandOutput = Union[str, Iterable[str], None]
+CommandOutput = str | Iterable[str] | None
 """What a command handler returns: nothing, one text block, or lines (without newlines)."""
 
-CommandHandler = Callable[["CommandContext", str], Union[CommandOutput, Awaitable[CommandOutput]]]
+CommandHandler = Callable[["CommandContext", str], CommandOutput | Awaitable[CommandOutput]]
 
 
 def _check_path(_inst: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -83,7 +83,7 @@ class DebugCategory:
             raise ValueError(f"debug tag {value:o} must fit in three octal digits")
 
 
-PortOpener = Callable[["Switch", "Vnl"], AbstractAsyncContextManager["Endpoint"]]
+PortOpener = Callable[["Switch | None", "Vnl"], AbstractAsyncContextManager["Endpoint"]]
 
 
 @attrs.frozen(kw_only=True)
@@ -98,6 +98,10 @@ class PortType:
     scheme: str = attrs.field(validator=_check_name)
     open: PortOpener
     help: str = ""
+    vnl_style: OptionStyle | None = None
+    """How the text after ``scheme://`` is split into options; None: vdex.vnl's table for known
+    schemes, raw text for others. A third-party scheme with ``path[key=value]`` options says
+    ``OptionStyle.PATH`` here."""
 
 
 TransportOpener = Callable[..., "Endpoint"]

@@ -102,6 +102,9 @@ class SwitchEngine:
         self._hub = hub
         self._domains: dict[int, Domain] = {}
         self._stages = _StageSet([])
+        self.membership_listeners: list[Callable[[], None]] = []
+        """Called after any change of VLANs, memberships or port activity (the spanning tree
+        follows the topology through this, whoever changed it)."""
         self.create_vlan(0)
 
     # ------------------------------------------------------------------ time
@@ -145,6 +148,7 @@ class SwitchEngine:
             if vid in port.tagged:
                 domain.tagged.add(port)
             self.recompile(port)
+        self._membership_changed()
         return domain
 
     def remove_vlan(self, vid: int) -> None:
@@ -156,6 +160,7 @@ class SwitchEngine:
             raise PortError(f"VLAN {vid} still has member ports", errno=errno.EADDRINUSE)
         del self._domains[vid]
         self.macs.purge(vlan=vid)
+        self._membership_changed()
 
     def set_untagged(self, port: Port, vid: int) -> None:
         """Make ``vid`` the port's untagged VLAN (4095: none); the old one loses the port."""
@@ -172,6 +177,7 @@ class SwitchEngine:
             new.tagged.discard(port)
             port.tagged.discard(vid)
         self.recompile(port)
+        self._membership_changed()
 
     def add_tagged(self, port: Port, vid: int) -> None:
         domain = self._domains.get(vid)
@@ -180,6 +186,7 @@ class SwitchEngine:
         port.tagged.add(vid)
         domain.tagged.add(port)
         self.recompile(port)
+        self._membership_changed()
 
     def remove_tagged(self, port: Port, vid: int) -> None:
         domain = self._domains.get(vid)
@@ -192,6 +199,7 @@ class SwitchEngine:
         domain.tagged.discard(port)
         self.macs.purge(port=port, vlan=vid)
         self.recompile(port)
+        self._membership_changed()
 
     def set_discarding(self, port: Port, vid: int, discarding: bool) -> None:
         """Block (spanning tree Discarding) or unblock ``port`` in ``vid``."""
@@ -229,6 +237,11 @@ class SwitchEngine:
             domain.tagged.discard(port)
             domain.discarding.discard(port)
             domain.forget(port)
+        self._membership_changed()
+
+    def _membership_changed(self) -> None:
+        for listener in list(self.membership_listeners):
+            listener()
 
     def attach(self, port: Port, endpoint: EndpointLike) -> bool:
         """Add an endpoint to ``port``; returns True if the port just became active."""
@@ -237,6 +250,8 @@ class SwitchEngine:
         if first:
             port.curuser = endpoint.uid
         self.recompile(port)
+        if first:
+            self._membership_changed()
         return first
 
     def detach(self, port: Port, endpoint: EndpointLike) -> bool:
@@ -251,6 +266,7 @@ class SwitchEngine:
         port.curuser = None
         self.macs.purge(port=port)
         self.recompile(port)
+        self._membership_changed()
         return True
 
     # ------------------------------------------------------------------ frame stages
@@ -308,7 +324,7 @@ class SwitchEngine:
             receive = stage.ingress(port, receive) or receive
         port.receive = receive
 
-    def _compile_membership(self, port: Port, direct: MemberSink | None = None) -> None:
+    def _compile_membership(self, port: Port, direct: Callable[..., None] | None = None) -> None:
         found = self._stages.single("adapt")
         adapter = found[1] if found else None
         for vid, domain in self._domains.items():
@@ -323,7 +339,7 @@ class SwitchEngine:
                 # Untagged frames to an untagged member need no adapting when the stage says so.
                 if sink is None or (adapter is not None and adapter.untagged_fast_path
                                     and port in domain.untagged):
-                    domain.plain[port] = direct or port.send
+                    domain.plain[port] = port.send if direct is None else direct
                 else:
                     domain.plain[port] = _untagged_into(member)
             if had or wanted:

@@ -53,7 +53,8 @@ def usage() -> str:
 def _runner(command: str) -> Callable[[list[str]], int]:
     if command in BUILTIN_COMMANDS:
         module = importlib.import_module(BUILTIN_COMMANDS[command][0])
-        return module.main  # type: ignore[no-any-return]
+        runner: Callable[[list[str]], int] = module.main
+        return runner
     sub = plugin_subcommands().get(command)
     if sub is None:
         raise UsageError(f"vdex: unknown command {command!r}\n\n{usage()}")

@@ -47,8 +47,8 @@ def long_only(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
 
 def setup_logging(prog: str, *, level: str = "INFO", syslog: bool = False) -> None:
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    for old in list(root.handlers):
+        root.removeHandler(old)
     handler: logging.Handler
     if syslog and os.path.exists("/dev/log"):
         handler = logging.handlers.SysLogHandler(address="/dev/log")

@@ -72,7 +72,8 @@ def find_port_type(pm: VdexPluginManager, scheme: str) -> PortType:
         for result in pm.hook.vdex_port_types(switch=None):
             for pt in result or ():
                 if pt.scheme == scheme:
-                    return pt  # type: ignore[no-any-return]
+                    found_type: PortType = pt
+                    return found_type
         return None
 
     found = search()

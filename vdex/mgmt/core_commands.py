@@ -30,7 +30,8 @@ log = logging.getLogger("vdex.mgmt")
 
 
 def _sw(ctx: CommandContext) -> Switch:
-    return ctx.switch  # type: ignore[no-any-return]
+    switch: Switch = ctx.switch
+    return switch
 
 
 def _port_error(exc: PortError) -> MgmtError:
@@ -343,8 +344,9 @@ def port_lines(port: Port) -> Iterator[str]:
     yield f" IN:  pkts {port.in_frames:10d}          bytes {port.in_bytes:20d}"
     yield f" OUT: pkts {port.out_frames:10d}          bytes {port.out_bytes:20d}"
     for endpoint in port.endpoints:
-        yield (f"  -- endpoint ID {endpoint.id:04d} module "  # type: ignore[attr-defined]
-               f"{endpoint.module:<12}: {endpoint.description}")  # type: ignore[attr-defined]
+        module = getattr(endpoint, "module", "")
+        description = getattr(endpoint, "description", "")
+        yield f"  -- endpoint ID {endpoint.id:04d} module {module:<12}: {description}"
 
 
 def _print(ctx: CommandContext, args: str, *, inactive: bool) -> list[str]:

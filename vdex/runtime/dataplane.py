@@ -35,6 +35,8 @@ class Dataplane:
         self._errors = RateLimitedLog()
         self.wakeups = 0
         """How many times the dataplane woke up (for statistics and benchmarks)."""
+        self.now = 0.0
+        """trio's clock at the latest wake-up: a per-frame "now" that costs no clock call."""
 
     def _update(self, fd: int) -> None:
         mask = (_READ if fd in self._readers else 0) | (_WRITE if fd in self._writers else 0)
@@ -112,6 +114,7 @@ class Dataplane:
             while True:
                 await trio.lowlevel.wait_readable(epfd)
                 self.wakeups += 1
+                self.now = trio.current_time()
                 for fd, events in poll(0, MAX_EVENTS):
                     try:
                         if events & (_READ | _FAIL):

@@ -206,6 +206,8 @@ class Switch:
 
         parsed = parse_vnl(vnl) if isinstance(vnl, str) else vnl
         owner, port_type = self.plugins.port_type(parsed.scheme)
+        if port_type.vnl_style is not None and parsed.style is not port_type.vnl_style:
+            parsed = parsed.with_style(port_type.vnl_style)
         endpoint: Endpoint = await self.plugins.start_in(
             owner.name, self._run_port, port_type, parsed, port)
         return endpoint
@@ -280,9 +282,10 @@ class Switch:
                 await nursery.start(self.plugins.run)
                 await self.activate_plugins()
                 await nursery.start(self.datasock.run)
-                if self.options.mgmt:
+                mgmt = self.options.mgmt
+                if mgmt:
                     await nursery.start(lambda task_status: self.console.serve_unix(
-                        self.options.mgmt, mode=self.options.mgmt_mode,
+                        mgmt, mode=self.options.mgmt_mode,
                         gid=self.options.mgmt_gid, on_shutdown=self.shutdown,
                         task_status=task_status))
                 await self._run_rcfile()

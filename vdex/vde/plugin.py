@@ -22,7 +22,7 @@ from ..errors import ConfigError, PortError
 from ..hookspecs import hookimpl
 from ..records import PortType, Transport
 from ..runtime.endpoint import FrameEndpoint, StreamEndpoint
-from ..vnl import Vnl, parse_number, parse_mode, resolve_options
+from ..vnl import Vnl, parse_mode, resolve_options
 from ..vnl_default import default_switch_paths
 from .client import DEFAULT_DESCRIPTION, SwitchConnection, connect_switch
 from .perms import group_id
@@ -50,10 +50,9 @@ def vde_target(vnl: Vnl) -> VdeTarget:
     options = resolve_options(vnl, VDE_KEYS)
     port = 0
     raw_port = options.get("port", options.get("", ""))
-    if raw_port:
-        if raw_port.isdigit() or raw_port.lower().startswith("0x"):
-            number = parse_number(raw_port, what="port")
-            port = -1 if number == 0 else number
+    if raw_port.isascii() and raw_port.isdigit():  # decimal, as vdeplug4's strtol(.., 10)
+        number = int(raw_port, 10)
+        port = -1 if number == 0 else number
     mode = parse_mode(options["mode"]) if options.get("mode") else 0o700
     gid = None
     if options.get("group"):
