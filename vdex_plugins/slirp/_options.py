@@ -160,11 +160,13 @@ class SlirpSettings:
             seen.add(key)
             self._check_guest(fwd.guest_addr, f"forward {fwd.spec()}")
         for ufwd in self.unix_forwards:
-            self._check_guest(ufwd.guest_addr, f"unix forward to {ufwd.path}")
             if ufwd.guest_addr in (self.host, self.dns):
                 raise ConfigError(
-                    f"libslirp cannot attach a unix forward to its own address {ufwd.guest_addr}"
+                    f"-x: libslirp cannot attach a unix forward to its own address "
+                    f"{ufwd.guest_addr}; use another address of {net}, such as {_nth(net, 4)}"
                 )
+            if ufwd.guest_addr not in net or ufwd.guest_addr in usable:
+                raise ConfigError(f"-x: {ufwd.guest_addr} is not a host address of {net}")
         for xfwd in self.x11_forwards:
             self._check_guest(xfwd.guest_addr, "X11 forward")
 
@@ -457,7 +459,7 @@ def parse_forward(protocol: Literal["tcp", "udp"], spec: str) -> HostForward:
     if match is None:
         raise ConfigError(
             f"{option} {spec!r}: expected [host_addr:]host_port:guest_addr:guest_port, "
-            f"for example 8080:10.0.2.15:80"
+            f"for example 8080:10.0.2.15:80 (IPv6 addresses in brackets: [::1]:8080:...)"
         )
     haddr_text = match["haddr"]
     if match["gaddr"] == "":
