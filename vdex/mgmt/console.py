@@ -82,9 +82,8 @@ class Console:
         output: Any = None
         code = 0
         try:
-            output = command.handler(ctx, args)
-            if inspect.isawaitable(output):
-                output = await output
+            result = command.handler(ctx, args)
+            output = await result if inspect.isawaitable(result) else result
         except EndSession:
             if session.script_depth:
                 return ""

@@ -322,6 +322,26 @@ def cmd_port_epclose(ctx: CommandContext, args: str) -> None:
     raise MgmtError(errno.ENXIO, f"no endpoint {ident} on port {number}")
 
 
+async def cmd_port_connect(ctx: CommandContext, args: str) -> list[str]:
+    """vdex: open an endpoint from a VNL (``vde://other``, ``tap://tap0``, ...) on a port."""
+    from ..errors import ConfigError
+
+    try:
+        words = shlex.split(args)
+    except ValueError as exc:
+        raise MgmtError.invalid(str(exc)) from None
+    if not 1 <= len(words) <= 2:
+        raise MgmtError.invalid("expected VNL [PORT]")
+    number = parse_int(words[1], "port") if len(words) == 2 else 0
+    try:
+        endpoint = await _sw(ctx).open_port(words[0], port=number)
+    except PortError as exc:
+        raise _port_error(exc) from None
+    except ConfigError as exc:
+        raise MgmtError.invalid(str(exc)) from None
+    return [f"Port {endpoint.port.number:04d} endpoint {endpoint.id:04d}"]
+
+
 def cmd_port_resetcounter(ctx: CommandContext, args: str) -> None:
     number = parse_optional_int(args, "port")
     sw = _sw(ctx)
@@ -441,6 +461,9 @@ COMMANDS = [
                 help="access control: set group"),
     MgmtCommand(path="port/epclose", handler=cmd_port_epclose, syntax="N ID",
                 help="remove the endpoint port N/id ID"),
+    MgmtCommand(path="port/connect", handler=cmd_port_connect, syntax="VNL [N]",
+                help="open a port from a VNL (vde://DIR, tap://NAME, ...): cables, uplinks",
+                output=True),
     MgmtCommand(path="port/resetcounter", handler=cmd_port_resetcounter, syntax="[N]",
                 help="reset the port (N) counters"),
     MgmtCommand(path="port/print", handler=cmd_port_print, syntax="[N]",
