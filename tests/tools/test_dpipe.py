@@ -151,6 +151,31 @@ def test_commands_ignoring_sigterm_are_killed_after_the_grace_period(tmp_path: P
         stop_process(proc)
 
 
+def test_a_second_signal_kills_at_once(tmp_path: Path) -> None:
+    stubborn = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+    proc, _pidfile, pgrpfile = start_long_chain(
+        tmp_path, "--kill-after", "600", chain=[PYTHON, "-c", stubborn, "=", "cat"]
+    )
+    try:
+        pgid = -int(pgrpfile.read_text())
+        wait_for(lambda: _children(proc.pid) == 2, what="two commands")
+        proc.terminate()
+        wait_for(lambda: _children(proc.pid) == 1, what="cat to end")  # the stubborn one is left
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 128 + signal.SIGTERM  # the first signal is what stopped dpipe
+        assert group_is_empty(pgid)
+    finally:
+        stop_process(proc)
+
+
+def test_start_failure_also_stops_commands_that_ignore_sigterm() -> None:
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+    result = run_dpipe(
+        "--kill-after", "0.2", PYTHON, "-c", stubborn, "=", "no-such-command-vdex", start_new_session=True
+    )
+    assert result.returncode == 127
+
+
 def _children(pid: int) -> int:
     try:
         return len(Path(f"/proc/{pid}/task/{pid}/children").read_text().split())

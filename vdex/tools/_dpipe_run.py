@@ -244,27 +244,24 @@ class ChainRunner:
             poller.register(pidfd, select.POLLIN)
         stopped_by: int | None = None
         kill_deadline: float | None = None
-        while self._children:
+        while True:
+            signals = _drain_signals(wakeup_fd)
+            if signals and stopped_by is None:
+                stopped_by = signals.pop(0)
+                self.options.pidfiles.remove()
+                self._signal_all(signal.SIGTERM)
+                kill_deadline = time.monotonic() + self.options.kill_after
+            if kill_deadline is not None and (signals or time.monotonic() >= kill_deadline):
+                self._signal_all(signal.SIGKILL)  # grace period over, or a second signal
+                kill_deadline = None
+            if not self._children:
+                break
             timeout_ms = None
             if kill_deadline is not None:
                 timeout_ms = max(0, int((kill_deadline - time.monotonic()) * 1000) + 1)
             for fd, _event in poller.poll(timeout_ms):
-                if fd == wakeup_fd:
-                    continue
-                if self._reap(fd):
+                if fd != wakeup_fd and self._reap(fd):
                     poller.unregister(fd)
-            signals = _drain_signals(wakeup_fd)
-            if signals and stopped_by is None:
-                stopped_by = signals[0]
-                self.options.pidfiles.remove()
-                self._signal_all(signal.SIGTERM)
-                kill_deadline = time.monotonic() + self.options.kill_after
-                signals = signals[1:]
-            if stopped_by is not None and kill_deadline is not None and (
-                signals or time.monotonic() >= kill_deadline
-            ):
-                self._signal_all(signal.SIGKILL)
-                kill_deadline = None
         if stopped_by is not None:
             return 128 + stopped_by
         return exit_status(self._last_status) if self._last_status is not None else 1
@@ -291,7 +288,11 @@ class ChainRunner:
     def _terminate_now(self) -> None:
         """Startup failed: stop what already runs and wait for it, so nothing is orphaned."""
         self._signal_all(signal.SIGTERM)
+        deadline = time.monotonic() + self.options.kill_after
         for pidfd, pid in list(self._children.items()):
+            if not select.select([pidfd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             os.waitpid(pid, 0)
             os.close(pidfd)
         self._children.clear()

@@ -23,7 +23,10 @@ copy channel buffer, speed, bandwidth and delay; noise when the frame leaves. De
 * a frame that arrives while the interface is still serialising waits in a per-direction input
   backlog (drivers that can stop reading never let it grow beyond one read; the switch stage
   bounds it and counts the overflow);
-* a mean burst length below 1 is taken as 1 (a burst has at least one frame).
+* a mean burst length below 1 is taken as 1 (a burst has at least one frame);
+* ``chanbufsize`` limits only the frames that have to wait, and a frame it refuses takes no
+  serialisation or bandwidth time (wirefilter also refuses a frame larger than the buffer when
+  it would have left at once).
 
 Sizes for the channel buffer, speed and bandwidth count the 2-byte VDE stream header, as
 wirefilter does, so the same settings give the same timing.
@@ -302,24 +305,20 @@ class WireFilterModel:
 
         cap, speed, band, delay = p[_CAPACITY][d], p[_SPEED][d], p[_BAND][d], p[_DELAY][d]
         for copy in range(copies):
-            if cap.value + cap.plus > 0 and self._qbytes[d] + size > cap.draw(rng):
-                st.drop_chanbuf += copies - copy
-                return
             ready = float(t)
+            next_speed = next_band = None
             if speed.value + speed.plus > 0:
                 s = speed.draw(rng)
                 if s <= 0:
                     st.drop_speed += copies - copy
                     return
-                ready = max(ready, self._next_speed[d]) + size * US / s
-                self._next_speed[d] = ready
+                ready = next_speed = max(ready, self._next_speed[d]) + size * US / s
             if band.value + band.plus > 0:
                 bw = band.draw(rng)
                 if bw <= 0:
                     st.drop_bandwidth += copies - copy
                     return
-                ready = max(ready, self._next_band[d]) + size * US / bw
-                self._next_band[d] = ready
+                ready = next_band = max(ready, self._next_band[d]) + size * US / bw
             if delay.value + delay.plus > 0:
                 extra_ms = delay.draw(rng)
                 if extra_ms > 0:
@@ -331,6 +330,14 @@ class WireFilterModel:
                 immediate = when <= t and not self._qframes[d]
             else:
                 immediate = when <= t
+            if (not immediate and cap.value + cap.plus > 0
+                    and self._qbytes[d] + size > cap.draw(rng)):
+                st.drop_chanbuf += copies - copy
+                return
+            if next_speed is not None:
+                self._next_speed[d] = next_speed
+            if next_band is not None:
+                self._next_band[d] = next_band
             if when > self._maxwhen[d]:
                 self._maxwhen[d] = when
             if immediate:
