@@ -26,11 +26,15 @@ from .records import PortType as PortType
 from .records import Service as Service
 from .records import Subcommand as Subcommand
 from .records import Transport as Transport
+from .runtime.endpoint import Endpoint as Endpoint
+from .runtime.endpoint import FrameEndpoint as FrameEndpoint
+from .runtime.endpoint import StreamEndpoint as StreamEndpoint
 from .stash import Stash as Stash
 from .stash import StashKey as StashKey
 
 __all__ = [
-    "ConfigError", "DebugCategory", "DropCounters", "FrameError", "FrameStage", "MgmtCommand",
+    "ConfigError", "DebugCategory", "DropCounters", "Endpoint", "FrameEndpoint", "FrameError",
+    "FrameStage", "MgmtCommand", "StreamEndpoint",
     "MgmtError", "PluginError", "Port", "PortError", "PortType", "Service", "Stash", "StashKey",
     "Subcommand", "Transport", "UsageError", "VdexError", "hookimpl", "hookspec", "__version__",
 ]
