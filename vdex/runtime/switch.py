@@ -14,6 +14,7 @@ Task tree (docs/architecture.md)::
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import random
@@ -45,6 +46,17 @@ if TYPE_CHECKING:
     from ..vnl import Vnl
 
 log = logging.getLogger("vdex.switch")
+
+
+def release_startup_memory() -> None:
+    """Give back the heap that imports and start-up left free (about 1 MB with glibc)."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim
 
 
 def default_socket_dir() -> str:
@@ -296,6 +308,7 @@ class Switch:
                         on_eof=self._stdin_eof, on_shutdown=self.shutdown,
                         task_status=task_status))
                 task_status.started(self)
+                release_startup_memory()
                 await self._shutdown.wait()
                 self.hook("vdex_switch_stopping")
                 for name in reversed(list(self.plugins.active)):
