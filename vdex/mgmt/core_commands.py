@@ -166,7 +166,7 @@ def cmd_hash_showinfo(ctx: CommandContext, args: str) -> list[str]:
 
 
 def cmd_hash_setsize(ctx: CommandContext, args: str) -> None:
-    n = parse_int(args, "hash size")
+    n = parse_int(args, "hash size", base=10)
     if n <= 0:
         raise MgmtError.invalid("hash size must be positive")
     size = _sw(ctx).engine.macs.resize(n)
@@ -176,15 +176,15 @@ def cmd_hash_setsize(ctx: CommandContext, args: str) -> None:
 
 def cmd_hash_setgcint(ctx: CommandContext, args: str) -> None:
     sw = _sw(ctx)
-    sw.engine.macs.set_gc_interval(parse_int(args, "number of seconds"), sw.engine.now)
+    sw.engine.macs.set_gc_interval(parse_int(args, "number of seconds", base=10), sw.engine.now)
 
 
 def cmd_hash_setexpire(ctx: CommandContext, args: str) -> None:
-    _sw(ctx).engine.macs.expire = parse_int(args, "number of seconds")
+    _sw(ctx).engine.macs.expire = parse_int(args, "number of seconds", base=10)
 
 
 def cmd_hash_setminper(ctx: CommandContext, args: str) -> None:
-    _sw(ctx).engine.macs.min_persistence = parse_int(args, "number of seconds")
+    _sw(ctx).engine.macs.min_persistence = parse_int(args, "number of seconds", base=10)
 
 
 def _hash_line(sw: Switch, entry: MacEntry) -> str:
@@ -227,7 +227,7 @@ def cmd_port_showinfo(ctx: CommandContext, args: str) -> list[str]:
 def cmd_port_setnumports(ctx: CommandContext, args: str) -> None:
     sw = _sw(ctx)
     try:
-        removed = sw.engine.ports.set_numports(parse_int(args, "number of ports"))
+        removed = sw.engine.ports.set_numports(parse_int(args, "number of ports", base=10))
     except PortError as exc:
         raise _port_error(exc) from None
     for port in removed:
@@ -252,7 +252,7 @@ def cmd_port_createauto(ctx: CommandContext, args: str) -> list[str]:
 def cmd_port_create(ctx: CommandContext, args: str) -> None:
     sw = _sw(ctx)
     try:
-        port = sw.engine.ports.create(parse_int(args, "port"))
+        port = sw.engine.ports.create(parse_int(args, "port", base=10))
     except PortError as exc:
         raise _port_error(exc) from None
     sw.new_port(port)
@@ -261,7 +261,7 @@ def cmd_port_create(ctx: CommandContext, args: str) -> None:
 def cmd_port_remove(ctx: CommandContext, args: str) -> None:
     sw = _sw(ctx)
     try:
-        port = sw.engine.ports.remove(parse_int(args, "port"))
+        port = sw.engine.ports.remove(parse_int(args, "port", base=10))
     except PortError as exc:
         raise _port_error(exc) from None
     sw.engine.forget_port(port)
@@ -343,7 +343,7 @@ async def cmd_port_connect(ctx: CommandContext, args: str) -> list[str]:
 
 
 def cmd_port_resetcounter(ctx: CommandContext, args: str) -> None:
-    number = parse_optional_int(args, "port")
+    number = parse_optional_int(args, "port", base=10)
     sw = _sw(ctx)
     if number is None:
         for port in sw.engine.ports:
@@ -371,7 +371,7 @@ def port_lines(port: Port) -> Iterator[str]:
 
 def _print(ctx: CommandContext, args: str, *, inactive: bool) -> list[str]:
     sw = _sw(ctx)
-    number = parse_optional_int(args, "port")
+    number = parse_optional_int(args, "port", base=10)
     if number is not None:
         port = _lookup(ctx, number)
         if not (port.active or inactive):
@@ -392,7 +392,7 @@ def cmd_port_allprint(ctx: CommandContext, args: str) -> list[str]:
 def cmd_port_counters(ctx: CommandContext, args: str) -> list[str]:
     """vdex: every counter of a port, drops by reason included (not in vde_switch)."""
     sw = _sw(ctx)
-    number = parse_optional_int(args, "port")
+    number = parse_optional_int(args, "port", base=10)
     ports = [_lookup(ctx, number)] if number is not None else list(sw.engine.ports)
     lines = []
     for port in ports:

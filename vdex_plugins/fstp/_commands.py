@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 
 from vdex.errors import MgmtError
-from vdex_plugins.vlan._cargs import c_atoi, c_scan_ints
+from vdex.mgmt.args import parse_bool, parse_int, parse_ints
 
 from ._bpdu import format_bridge_id
 from ._controller import FstpController
@@ -22,10 +22,7 @@ MAX_VID = 4094
 
 
 def _vlan_port(fstp: FstpController, args: str, usage: str) -> tuple[int, int, int]:
-    values = c_scan_ints(args, 3)
-    if values is None:
-        raise MgmtError(errno.EINVAL, f"expected three numbers: {usage}")
-    vid, port, value = values
+    vid, port, value = parse_ints(args, 3, usage)
     if not 0 <= vid <= MAX_VID or not 0 <= port < fstp.engine.ports.numports:
         raise MgmtError(errno.EINVAL, f"VLAN 0..{MAX_VID} and port "
                                       f"0..{fstp.engine.ports.numports - 1} expected: {usage}")
@@ -46,7 +43,7 @@ def fstp_setfstp(fstp: FstpController, args: str) -> list[str]:
     """``fstp/setfstp 0|1``; in hub mode it says so and succeeds, like vde_switch."""
     if fstp.engine.hub:
         return ["Can't use fstp in hub mode"]
-    fstp.set_enabled(c_atoi(args) != 0)
+    fstp.set_enabled(parse_bool(args))
     return []
 
 
@@ -86,7 +83,7 @@ def fstp_print(fstp: FstpController, args: str, now: float | None = None) -> lis
     """``fstp/print [N]``: each VLAN's tree: root, designated bridge, root port, port roles."""
     now = fstp.engine.now if now is None else now
     if args.strip():
-        vid = c_atoi(args)
+        vid = parse_int(args, "VLAN number", base=10)
         if not 0 <= vid <= MAX_VID:
             raise MgmtError(errno.EINVAL, f"VLAN {vid} is out of range 0..{MAX_VID}")
         if fstp.engine.domain(vid) is None:

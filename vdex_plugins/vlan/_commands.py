@@ -5,10 +5,12 @@ command path, the result the output lines without newlines (empty for commands t
 nothing). Failures raise :class:`vdex.errors.MgmtError` with the errno vde_switch answers, so the
 console shows the same ``1NNN`` status line (Appendix A).
 
-Arguments are parsed like vde_switch: one number with ``atoi`` (``vlan/create``, ``vlan/remove``,
-``vlan/print``), two with ``sscanf("%i %i")`` (``vlan/addport``, ``vlan/delport``,
-``port/setvlan``: hex and octal accepted). Where vde_switch is wrong we differ, on purpose
-(spec §9.1, docs/vlan.md):
+Numbers are read as vde_switch reads them, through the console's one parser
+(:mod:`vdex.mgmt.args`): one number as ``atoi`` does (``vlan/create``, ``vlan/remove``,
+``vlan/print``: decimal, ``010`` is ten), several as ``sscanf("%i %i")`` does (``vlan/addport``,
+``vlan/delport``, ``port/setvlan``: ``0x0a`` and ``012`` are ten). Each word must be a whole
+number: what vde_switch would misread (``11abc`` as 11, ``abc`` as 0, extra words) is EINVAL.
+Where vde_switch is wrong we differ, on purpose (spec §9.1, docs/vlan.md):
 
 * ``vlan/remove 0`` is refused: EADDRINUSE while a port is in VLAN 0 (what vde_switch answers),
   EINVAL when it is empty (vde_switch accepts it and crashes on the next connection).
@@ -24,8 +26,7 @@ import errno
 from vdex._core.engine import SwitchEngine
 from vdex._core.port import NO_VLAN, Port
 from vdex.errors import MgmtError, PortError
-
-from ._cargs import c_atoi, c_scan_ints
+from vdex.mgmt.args import parse_int, parse_ints
 
 MAX_VID = 4094
 """The highest VLAN that can be created; 4095 only means "no untagged VLAN" in port/setvlan."""
@@ -39,10 +40,8 @@ def _mgmt_error(error: PortError) -> MgmtError:
 
 
 def _two_ints(args: str, usage: str) -> tuple[int, int]:
-    values = c_scan_ints(args, 2)
-    if values is None:
-        raise MgmtError(errno.EINVAL, f"expected two numbers: {usage}")
-    return values[0], values[1]
+    first, second = parse_ints(args, 2, usage)
+    return first, second
 
 
 def _check_vid(vid: int, *, low: int = 0) -> None:
@@ -74,7 +73,7 @@ def _defined(engine: SwitchEngine, vid: int) -> None:
 
 def vlan_create(engine: SwitchEngine, args: str) -> list[str]:
     """``vlan/create N``: a new, empty VLAN (1..4094)."""
-    vid = c_atoi(args)
+    vid = parse_int(args, "VLAN number", base=10)
     _check_vid(vid, low=1)
     if engine.domain(vid) is not None:
         raise MgmtError(errno.EEXIST, f"VLAN {vid} exists")
@@ -84,7 +83,7 @@ def vlan_create(engine: SwitchEngine, args: str) -> list[str]:
 
 def vlan_remove(engine: SwitchEngine, args: str) -> list[str]:
     """``vlan/remove N``: remove a VLAN no port belongs to (VLAN 0 never)."""
-    vid = c_atoi(args)
+    vid = parse_int(args, "VLAN number", base=10)
     _check_vid(vid)
     domain = engine.domain(vid)
     if domain is None:
@@ -163,7 +162,7 @@ def _print(engine: SwitchEngine, args: str, *, inactive: bool) -> list[str]:
     if not args.strip():
         vids = engine.vlan_ids()
     else:
-        vid = c_atoi(args)
+        vid = parse_int(args, "VLAN number", base=10)
         _check_vid(vid)
         _defined(engine, vid)
         vids = [vid]
