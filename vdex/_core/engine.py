@@ -103,8 +103,8 @@ class SwitchEngine:
         self._domains: dict[int, Domain] = {}
         self._stages = _StageSet([])
         self.membership_listeners: list[Callable[[], None]] = []
-        """Called after any change of VLANs, memberships or port activity (the spanning tree
-        follows the topology through this, whoever changed it)."""
+        """Called after any change of VLANs, memberships, port activity or hub mode (the
+        spanning tree follows the topology through this, whoever changed it)."""
         self.create_vlan(0)
 
     # ------------------------------------------------------------------ time
@@ -125,8 +125,11 @@ class SwitchEngine:
 
     @hub.setter
     def hub(self, on: bool) -> None:
+        changed = self._hub != bool(on)
         self._hub = bool(on)
         self.recompile()
+        if changed:
+            self._membership_changed()  # hub mode ignores VLANs: a spanning tree must stop
 
     # ------------------------------------------------------------------ VLAN domains
 
