@@ -81,7 +81,7 @@ def _vlan_lines(fstp: FstpController, vid: int, now: float) -> list[str]:
 
 def fstp_print(fstp: FstpController, args: str, now: float | None = None) -> list[str]:
     """``fstp/print [N]``: each VLAN's tree: root, designated bridge, root port, port roles."""
-    now = fstp.engine.now if now is None else now
+    now = fstp.clock() if now is None else now
     if args.strip():
         vid = parse_int(args, "VLAN number", base=10)
         if not 0 <= vid <= MAX_VID:

@@ -1,13 +1,14 @@
 """Binds an FSTP machine to a SwitchEngine: BPDUs in and out, blocking, membership.
 
 Still sans-I/O: the engine's ports send through their endpoints' non-blocking ``send``, and time
-is the engine's clock (``engine.now``, whole seconds since the switch started, set by the
-driver's tick) unless a caller passes ``now``. The trio side only has to:
+comes from ``clock`` (default: the engine's clock ``engine.now``, whole seconds since the switch
+started) unless a caller passes ``now``. The trio side (``_runtime``) only has to:
 
 * add :meth:`FstpController.frame_stage` to the switch's frame stages;
 * call :meth:`FstpController.sync` after anything that changes VLAN membership or port activity
-  (ports up/down, ``vlan/*``, ``port/setvlan``);
-* call :meth:`FstpController.tick` when :meth:`FstpController.next_deadline` is due.
+  (it listens to ``engine.membership_listeners``);
+* call :meth:`FstpController.tick` when :meth:`FstpController.next_deadline` is due, and sleep
+  less when ``on_deadline`` reports an earlier deadline.
 """
 
 from __future__ import annotations
@@ -29,8 +30,14 @@ class FstpController:
 
     def __init__(self, engine: SwitchEngine, *, mac: bytes, priority: int = 0x8000,
                  on_action: Callable[[Action], None] | None = None,
-                 on_bad_bpdu: Callable[[Port, FrameError], None] | None = None) -> None:
+                 on_bad_bpdu: Callable[[Port, FrameError], None] | None = None,
+                 clock: Callable[[], float] | None = None,
+                 on_deadline: Callable[[float | None], None] | None = None) -> None:
         self.engine = engine
+        self.clock: Callable[[], float] = clock or (lambda: engine.now)
+        """The machine's time in seconds (any origin; the runtime uses trio's clock)."""
+        self.on_deadline = on_deadline
+        """Called with :meth:`next_deadline` after anything that may have moved it."""
         self.machine = FstpMachine(mac=mac, priority=priority)
         self.on_action = on_action
         """Called with every action applied (debug events ``fstp/status``, ``fstp/root``, ...)."""
@@ -46,7 +53,7 @@ class FstpController:
 
     def set_enabled(self, on: bool, now: float | None = None) -> None:
         """``fstp/setfstp``: recompiles every port, since only an enabled FSTP consumes BPDUs."""
-        now = self.engine.now if now is None else now
+        now = self.clock() if now is None else now
         if on == self.machine.enabled:
             return
         self.sync(now)
@@ -55,7 +62,7 @@ class FstpController:
 
     def sync(self, now: float | None = None) -> None:
         """Bring the machine's VLANs and active members in line with the engine."""
-        now = self.engine.now if now is None else now
+        now = self.clock() if now is None else now
         machine, engine = self.machine, self.engine
         defined = set(engine.vlan_ids())
         for vid in [v for v in machine.vlans if v not in defined]:
@@ -79,7 +86,7 @@ class FstpController:
         return self.machine.next_deadline()
 
     def tick(self, now: float | None = None) -> None:
-        now = self.engine.now if now is None else now
+        now = self.clock() if now is None else now
         deadline = self.machine.next_deadline()
         if deadline is not None and deadline <= now:
             self.apply(self.machine.handle_timer(now))
@@ -113,7 +120,7 @@ class FstpController:
             if self.on_bad_bpdu is not None:
                 self.on_bad_bpdu(port, error)
             return
-        self.apply(self.machine.handle_bpdu(port.number, vlan, bpdu, self.engine.now))
+        self.apply(self.machine.handle_bpdu(port.number, vlan, bpdu, self.clock()))
 
     def apply(self, actions: list[Action]) -> None:
         """Carry out the machine's actions on the engine, in order."""
@@ -132,3 +139,5 @@ class FstpController:
                 engine.macs.purge(vlan=action.vlan)
             if self.on_action is not None:
                 self.on_action(action)
+        if self.on_deadline is not None:
+            self.on_deadline(self.machine.next_deadline())
