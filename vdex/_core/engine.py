@@ -352,11 +352,14 @@ class SwitchEngine:
     # ------------------------------------------------------------------ the per-frame functions
 
     def _make_hub(self, port: Port) -> Sink:
-        targets = tuple(p.send for p in self.ports if p.active and p is not port and p.number != 0)
+        # Bind the ports, not their ``send``: a recompile rebuilds every port one after the
+        # other, so another port's ``send`` may still be the old one (or the discard sink of a
+        # port that was inactive) when this closure is built.
+        targets = tuple(p for p in self.ports if p.active and p is not port and p.number != 0)
 
         def hub_receive(frame: bytes) -> None:
-            for send in targets:
-                send(frame)
+            for target in targets:
+                target.send(frame)
 
         return hub_receive
 
