@@ -136,14 +136,23 @@ def test_terminating_signal_stops_every_command_and_removes_the_files(tmp_path: 
         stop_process(proc)
 
 
+def stubborn_command(ready: Path) -> list[str]:
+    """A command that ignores SIGTERM and says so by creating ``ready``."""
+    code = (
+        "import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "pathlib.Path(sys.argv[1]).touch(); time.sleep(600)"
+    )
+    return [PYTHON, "-c", code, str(ready)]
+
+
 def test_commands_ignoring_sigterm_are_killed_after_the_grace_period(tmp_path: Path) -> None:
-    stubborn = "import signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); sys.stdin.read(); import time; time.sleep(600)"
+    ready = tmp_path / "ignoring"
     proc, _pidfile, pgrpfile = start_long_chain(
-        tmp_path, "--kill-after", "0.3", chain=[PYTHON, "-c", stubborn, "=", "cat"]
+        tmp_path, "--kill-after", "0.3", chain=[*stubborn_command(ready), "=", "cat"]
     )
     try:
         pgid = -int(pgrpfile.read_text())
-        wait_for(lambda: _children(proc.pid) == 2, what="two commands")
+        wait_for(ready.exists, what="the stubborn command to ignore SIGTERM")
         proc.terminate()
         assert proc.wait(10) == 128 + signal.SIGTERM
         assert group_is_empty(pgid)
@@ -152,13 +161,13 @@ def test_commands_ignoring_sigterm_are_killed_after_the_grace_period(tmp_path: P
 
 
 def test_a_second_signal_kills_at_once(tmp_path: Path) -> None:
-    stubborn = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+    ready = tmp_path / "ignoring"
     proc, _pidfile, pgrpfile = start_long_chain(
-        tmp_path, "--kill-after", "600", chain=[PYTHON, "-c", stubborn, "=", "cat"]
+        tmp_path, "--kill-after", "600", chain=[*stubborn_command(ready), "=", "cat"]
     )
     try:
         pgid = -int(pgrpfile.read_text())
-        wait_for(lambda: _children(proc.pid) == 2, what="two commands")
+        wait_for(lambda: ready.exists() and _children(proc.pid) == 2, what="two commands")
         proc.terminate()
         wait_for(lambda: _children(proc.pid) == 1, what="cat to end")  # the stubborn one is left
         proc.send_signal(signal.SIGINT)
@@ -168,12 +177,16 @@ def test_a_second_signal_kills_at_once(tmp_path: Path) -> None:
         stop_process(proc)
 
 
-def test_start_failure_also_stops_commands_that_ignore_sigterm() -> None:
-    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+def test_start_failure_also_stops_commands_that_ignore_sigterm(tmp_path: Path) -> None:
+    # The first command may not have ignored SIGTERM yet when the second fails to start; either
+    # way dpipe must not return while it runs (run_dpipe waits for the pipes dpipe holds).
+    pgrp = tmp_path / "pgrp"
     result = run_dpipe(
-        "--kill-after", "0.2", PYTHON, "-c", stubborn, "=", "no-such-command-vdex", start_new_session=True
+        "-P", str(pgrp), "--kill-after", "0.2", *stubborn_command(tmp_path / "ignoring"), "=",
+        "no-such-command-vdex",
     )
     assert result.returncode == 127
+    assert not pgrp.exists()
 
 
 def _children(pid: int) -> int:
