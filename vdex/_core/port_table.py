@@ -117,7 +117,13 @@ class PortTable:
                         errno=errno.EPERM)
 
     def create(self, number: int) -> Port:
-        """``port/create N``: a new slot, not allocatable automatically."""
+        """``port/create N``: a new slot, not allocatable automatically.
+
+        ``port/create 0`` is ``port/createauto`` without output, as in vde_switch: port 0 exists
+        only for clients that ask for it (REQ_NEW_PORT0).
+        """
+        if number == 0:
+            return self.create_auto()
         self.check_range(number)
         if number in self._ports:
             raise PortError(f"port {number} exists", errno=errno.EEXIST)
@@ -142,16 +148,16 @@ class PortTable:
         return port
 
     def set_numports(self, numports: int) -> list[Port]:
-        """``port/setnumports N``: refuse to cut off an active port; return the removed slots."""
+        """``port/setnumports N``: refuse (EADDRINUSE) to cut off an allocated port, active or
+        not, as vde_switch does: ``port/remove`` it first. Returns the removed slots (none)."""
         if numports <= 0:
             raise PortError("the number of ports must be positive", errno=errno.EINVAL)
-        cut = [p for n, p in self._ports.items() if n >= numports]
-        if any(p.active for p in cut):
-            raise PortError("an active port would be cut off", errno=errno.EADDRINUSE)
-        for port in cut:
-            del self._ports[port.number]
+        cut = sorted(n for n in self._ports if n >= numports)
+        if cut:
+            raise PortError(f"port {cut[0]} would be cut off: remove it first",
+                            errno=errno.EADDRINUSE)
         self.numports = numports
-        return cut
+        return []
 
     def lookup(self, number: int) -> Port:
         """The allocated port ``number``: EINVAL out of range, ENXIO not allocated."""

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 import trio
 
 from ..errors import UsageError, VdexError
+from ..runtime.dataplane import Dataplane
+from ..runtime.hostloop import run_hosted
 
 
 class Parser(argparse.ArgumentParser):
@@ -107,14 +109,19 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-def run_trio(async_fn: Callable[[], Awaitable[object]]) -> None:
-    """``trio.run``, re-raising a lone vdex error out of trio's exception groups.
+def run_trio(async_fn: Callable[[], Awaitable[object]], dataplane: Dataplane | None = None
+             ) -> None:
+    """Run ``async_fn`` under trio (hosted by ``dataplane``'s loop when given), re-raising a lone
+    vdex error out of trio's exception groups.
 
     A nursery wraps a ConfigError in an ExceptionGroup; the CLI wants the error itself, to print
     its message, not a traceback.
     """
     try:
-        trio.run(async_fn)
+        if dataplane is None:
+            trio.run(async_fn)
+        else:
+            run_hosted(async_fn, dataplane)
     except BaseExceptionGroup as group:
         leaves = _leaves(group)
         errors = [e for e in leaves if isinstance(e, VdexError)]

@@ -168,13 +168,17 @@ def wire(a: Endpoint, b: Endpoint) -> None:
     b.port.receive = a.send
 
 
-async def run_plug(open_a: Opener, open_b: Opener, *,
+async def run_plug(open_a: Opener, open_b: Opener, *, dataplane: Dataplane | None = None,
                    task_status: trio.TaskStatus[tuple[Endpoint, Endpoint]]
                    = trio.TASK_STATUS_IGNORED) -> None:
-    """Join two endpoints until one of them hangs up."""
-    dataplane = Dataplane()
+    """Join two endpoints until one of them hangs up.
+
+    ``dataplane``: one driven by the host loop; None runs a dataplane task here.
+    """
     async with trio.open_nursery() as nursery:
-        await nursery.start(dataplane.run)
+        if dataplane is None:
+            dataplane = Dataplane()
+            await nursery.start(dataplane.run)
         async with AsyncExitStack() as stack:
             a = await stack.enter_async_context(open_a())
             b = await stack.enter_async_context(open_b())
@@ -224,8 +228,9 @@ def main(argv: list[str]) -> int:
     with pidfile(ns.pidfile):
         if ns.log:
             log.info("START %s", " ".join(texts))
+        dataplane = Dataplane()
         try:
-            run_trio(lambda: _run_with_signals(open_a, open_b))
+            run_trio(lambda: _run_with_signals(open_a, open_b, dataplane), dataplane)
         except PortError as exc:
             log.error("%s", exc)
             return 1
@@ -235,7 +240,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-async def _run_with_signals(open_a: Opener, open_b: Opener) -> None:
+async def _run_with_signals(open_a: Opener, open_b: Opener, dataplane: Dataplane) -> None:
     async with trio.open_nursery() as nursery:
         async def stop_on_signal() -> None:
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
@@ -243,6 +248,6 @@ async def _run_with_signals(open_a: Opener, open_b: Opener) -> None:
                     nursery.cancel_scope.cancel()
 
         nursery.start_soon(stop_on_signal)
-        await run_plug(open_a, open_b)
+        await run_plug(open_a, open_b, dataplane=dataplane)
         nursery.cancel_scope.cancel()
 

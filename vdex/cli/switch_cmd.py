@@ -167,9 +167,9 @@ def main(argv: list[str]) -> int:
     if ns.daemon:
         daemonize()
     with pidfile(ns.pidfile):
-        switch = Switch(options, pm)
+        switch = Switch(options, pm, hosted=True)
         try:
-            run_trio(lambda: switch.serve(handle_signals=True))
+            run_trio(lambda: switch.serve(handle_signals=True), switch.dataplane)
         except (ConfigError, PluginError) as exc:
             log.error("%s", exc)
             return 1

@@ -31,6 +31,8 @@ DRAIN_BATCH = 256
 """Frames read from one descriptor before the dataplane moves on to the next ready one."""
 RECV_SIZE = MAX_FRAME_LEN + 1
 _BATCH = range(DRAIN_BATCH)
+_ONE = range(1)
+_NO_WAKEUPS = [0]
 """One byte more than the largest frame accepted, so an oversize datagram is seen, not truncated."""
 
 
@@ -77,6 +79,12 @@ class Endpoint:
     """Called (once) when the descriptor fails or reaches end of file."""
     close_scope: Any = None
     """The cancel scope of the task that holds the endpoint open; cancelled by ``port/epclose``."""
+    on_remove: Callable[[Endpoint], None] | None = attrs.field(default=None, repr=False)
+    """Set by the dataplane while it watches the endpoint: a hang-up unregisters it at once."""
+    wakeups: list[int] = attrs.field(default=_NO_WAKEUPS, repr=False)
+    """The dataplane's wake-up counter (shared, set when added): tells a busy endpoint from an
+    idle one."""
+    _last_wake: int = attrs.field(default=-2, repr=False)
     _hung_up: bool = False
     _send_errors: RateLimitedLog = attrs.field(factory=RateLimitedLog)
 
@@ -102,9 +110,12 @@ class Endpoint:
         raise NotImplementedError
 
     def hang_up(self, exc: BaseException | None = None) -> None:
+        """The descriptor failed or reached end of file: stop draining it and tell the owner."""
         if self._hung_up:
             return
         self._hung_up = True
+        if self.on_remove is not None:
+            self.on_remove(self)
         if self.on_hangup is not None:
             self.on_hangup(self, exc)
 
@@ -141,13 +152,23 @@ class FrameEndpoint(Endpoint):
         return self.fd
 
     def drain(self) -> None:
+        """Read frames into the port.
+
+        An endpoint that was idle reads one frame and returns: most wake-ups of an idle endpoint
+        carry one frame, and asking for a second only to get EAGAIN costs more than going back
+        to epoll. If the dataplane reports it readable again on its very next wake-up, it is busy,
+        and it reads until EAGAIN (at most a batch).
+        """
         port = self.port
         receive = port.receive
         recv = self.recv
         min_frame = self.min_frame
         frames = nbytes = short = long = 0
+        wake = self.wakeups[0]
+        batch = _BATCH if wake == self._last_wake + 1 else _ONE
+        self._last_wake = wake
         try:
-            for _ in _BATCH:
+            for _ in batch:
                 frame = recv(RECV_SIZE)
                 n = len(frame)
                 if min_frame <= n <= MAX_FRAME_LEN:

@@ -93,8 +93,12 @@ class SwitchOptions:
 class Switch:
     """One switch. Build it, then run :meth:`serve` in a nursery (or ``trio.run``)."""
 
-    def __init__(self, options: SwitchOptions, pm: VdexPluginManager) -> None:
+    def __init__(self, options: SwitchOptions, pm: VdexPluginManager, *,
+                 hosted: bool = False) -> None:
+        """``hosted``: the dataplane is driven by :mod:`vdex.runtime.hostloop` (the CLI), not by a
+        trio task of :meth:`serve` (tests and embedding)."""
         self.options = options
+        self.hosted = hosted
         self.pm = pm
         self.mac = options.macaddr or random_switch_mac()
         self.pid = os.getpid()
@@ -289,7 +293,8 @@ class Switch:
             async with trio.open_nursery() as nursery:
                 if handle_signals:
                     nursery.start_soon(self._signals)
-                await nursery.start(self.dataplane.run)
+                if not self.hosted:
+                    await nursery.start(self.dataplane.run)
                 nursery.start_soon(self._clock)
                 await nursery.start(self.plugins.run)
                 await self.activate_plugins()
