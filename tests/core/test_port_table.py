@@ -198,8 +198,9 @@ def test_create_and_createauto() -> None:
     with pytest.raises(PortError) as exc:
         table.create(4)
     assert errno_of(exc) == errno.EINVAL
-    assert table.create(0).number == 0, "port/create 0 makes port 0"
-    assert [table.create_auto().number for _ in range(2)] == [1, 3]
+    zero = table.create(0)
+    assert (zero.number, zero.allocatable) == (1, False), "port/create 0 is createauto"
+    assert table.create_auto().number == 3
     with pytest.raises(PortError) as exc:
         table.create_auto()
     assert errno_of(exc) == errno.ENOSPC
@@ -225,7 +226,7 @@ def test_remove() -> None:
 
 def test_lookup_and_check_range() -> None:
     table = PortTable(8)
-    table.create(0)
+    table.choose_for_client(ROOT, -1)
     assert table.lookup(0).number == 0
     with pytest.raises(PortError) as exc:
         table.lookup(1)
@@ -236,15 +237,29 @@ def test_lookup_and_check_range() -> None:
         assert errno_of(exc) == errno.EINVAL
 
 
-def test_setnumports() -> None:
+def test_setnumports_refuses_to_cut_off_an_allocated_port() -> None:
+    """Active or not: vde_switch answers EADDRINUSE (A.1, and an inactive port/create'd one)."""
     table = PortTable(8)
     table.create(6)
     busy = table.create(3)
     occupy(busy, ROOT)
-    with pytest.raises(PortError) as exc:
-        table.set_numports(3)
-    assert errno_of(exc) == errno.EADDRINUSE
-    assert table.numports == 8
+    for numports in (3, 5, 6):
+        with pytest.raises(PortError) as exc:
+            table.set_numports(numports)
+        assert errno_of(exc) == errno.EADDRINUSE
+        assert table.numports == 8
+        assert [p.number for p in table] == [3, 6]
+    table.set_numports(7)
+    assert table.numports == 7
+    table.remove(6)
+    busy.endpoints.clear()
+    table.remove(3)
+    assert table.set_numports(2) == []
+    assert table.numports == 2
+
+
+def test_setnumports() -> None:
+    table = PortTable(8)
     with pytest.raises(PortError) as exc:
         table.set_numports(0)
     assert errno_of(exc) == errno.EINVAL
