@@ -23,8 +23,28 @@ HELP_HEADER = [
 ]
 
 
-def _menu_of(path: str) -> str:
-    return path.split("/", 1)[0] if "/" in path else ("" if path not in KNOWN_MENUS else path)
+VDE_SWITCH_ORDER = (
+    "ds/showinfo", "help", "logout", "shutdown", "showinfo", "load",
+    "debug/list", "debug/add", "debug/del", "plugin/list", "plugin/add", "plugin/del",
+    "hash/showinfo", "hash/setsize", "hash/setgcint", "hash/setexpire", "hash/setminper",
+    "hash/print", "hash/find",
+    "fstp/showinfo", "fstp/setfstp", "fstp/setedge", "fstp/bonus", "fstp/print",
+    "port/showinfo", "port/setnumports", "port/sethub", "port/setvlan", "port/createauto",
+    "port/create", "port/remove", "port/allocatable", "port/setuser", "port/setgroup",
+    "port/epclose", "port/resetcounter", "port/print", "port/allprint",
+    "vlan/create", "vlan/remove", "vlan/addport", "vlan/delport", "vlan/print", "vlan/allprint",
+)
+"""vde_switch's commands in its registration order, whichever plugin provides them here (the VLAN
+plugin's ``port/setvlan`` sits in the port menu where vde_switch lists it). Others follow."""
+_VDE_RANK = {path: rank for rank, path in enumerate(VDE_SWITCH_ORDER)}
+
+
+def _menu_of(command: MgmtCommand) -> str:
+    path = command.path
+    if "/" in path:
+        return path.split("/", 1)[0]
+    # A menu header is its own menu; any other top-level path belongs with help, logout, ...
+    return path if command.is_menu else ""
 
 
 @attrs.frozen
@@ -80,12 +100,13 @@ class CommandRegistry:
         if self._ordered is None:
             menu_rank: dict[str, int] = {m: i for i, m in enumerate(KNOWN_MENUS)}
             for entry in self._entries:
-                menu_rank.setdefault(_menu_of(entry.command.path), len(menu_rank))
+                menu_rank.setdefault(_menu_of(entry.command), len(menu_rank))
             self._ordered = sorted(
                 self._entries,
                 key=lambda e: (
-                    menu_rank[_menu_of(e.command.path)],
+                    menu_rank[_menu_of(e.command)],
                     not e.command.is_menu,
+                    _VDE_RANK.get(e.command.path, len(_VDE_RANK)),
                     e.seq,
                 ),
             )
