@@ -54,10 +54,14 @@ class MgmtError(VdexError):
     protocol has no place for it.
     """
 
-    def __init__(self, errno: int, detail: str = "") -> None:
+    def __init__(self, errno: int, detail: str = "", *, output: list[str] | None = None
+                 ) -> None:
         super().__init__(detail or os.strerror(errno))
         self.errno = errno
         self.detail = detail
+        self.output = output
+        """Data lines to show before the status anyway: vde_switch prints a table's header even
+        when it then fails (``debug/list nomatch``, an empty ``plugin/list``)."""
 
     @classmethod
     def invalid(cls, detail: str = "") -> MgmtError:

@@ -90,6 +90,7 @@ class Console:
             raise
         except MgmtError as exc:
             code = exc.errno
+            output = exc.output
             if exc.detail:
                 log.info("%s: %s", text, exc.detail)
         except Exception:

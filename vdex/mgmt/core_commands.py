@@ -105,9 +105,10 @@ def cmd_plugin_list(ctx: CommandContext, args: str) -> list[str]:
     prefix = args.strip()
     rows = [f"{name:<22} {plugin.info.help}" for name, plugin in sw.plugins.active.items()
             if name not in ESSENTIAL_PLUGINS and name.startswith(prefix)]
+    header = ["NAME                   HELP", "------------           ----"]
     if not rows:
-        raise MgmtError(errno.ENOENT, "no plugin listed")
-    return ["NAME                   HELP", "------------           ----", *rows]
+        raise MgmtError(errno.ENOENT, "no plugin listed", output=header)
+    return [*header, *rows]
 
 
 def _plugin_args(words: list[str]) -> dict[str, str]:

@@ -14,6 +14,7 @@ from ..errors import MgmtError, PluginError
 from ..records import DebugCategory
 from .context import Session
 from .protocol import render_debug
+from .registry import KNOWN_MENUS
 
 LIST_HEADER = [
     "CATEGORY               TAG STATUS HELP",
@@ -55,12 +56,18 @@ class DebugHub:
         return bool(self._subscribers.get(path))
 
     def _matching(self, prefix: str) -> list[str]:
-        return [p for p in self._categories if p.startswith(prefix)]
+        """Categories starting with ``prefix`` (all for ``""``), in vde_switch's order: by menu
+        as in ``help`` (hash, fstp, port, ...), then as registered."""
+        rank = {menu: i for i, menu in enumerate(KNOWN_MENUS)}
+        found = [(rank.get(p.split("/", 1)[0], len(rank)), i, p)
+                 for i, p in enumerate(self._categories) if p.startswith(prefix)]
+        return [p for _r, _i, p in sorted(found)]
 
     def list_lines(self, session: Session, prefix: str = "") -> list[str]:
         matching = self._matching(prefix)
         if not matching:
-            raise MgmtError(errno.ENOENT, f"no debug category starts with {prefix!r}")
+            raise MgmtError(errno.ENOENT, f"no debug category starts with {prefix!r}",
+                            output=list(LIST_HEADER))
         lines = list(LIST_HEADER)
         for path in matching:
             cat = self._categories[path][1]
@@ -69,7 +76,7 @@ class DebugHub:
         return lines
 
     def subscribe(self, session: Session, prefix: str) -> None:
-        matching = self._matching(prefix) if prefix else []
+        matching = self._matching(prefix)  # "" is every category, as in vde_switch
         if not matching:
             raise MgmtError(errno.EINVAL, f"no debug category starts with {prefix!r}")
         fresh = [p for p in matching if p not in session.debug]
@@ -80,7 +87,7 @@ class DebugHub:
             self._subscribers.setdefault(path, set()).add(session)
 
     def unsubscribe(self, session: Session, prefix: str) -> None:
-        matching = self._matching(prefix) if prefix else []
+        matching = self._matching(prefix)
         if not matching:
             raise MgmtError(errno.EINVAL, f"no debug category starts with {prefix!r}")
         subscribed = [p for p in matching if p in session.debug]
