@@ -146,6 +146,26 @@ def open_tap(name: str, *, tun_path: str = TUN_PATH) -> TapDevice:
         raise
 
 
+SIOCGIFMTU = 0x8921
+_IFREQ_MTU = struct.Struct("16si20x")
+
+
+def interface_mtu(name: str) -> int:
+    """The MTU of interface ``name`` in the caller's namespace (one ioctl, no netlink).
+
+    :raises PortError: no such interface (ENODEV).
+    """
+    raw = check_interface_name(name)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            result = fcntl.ioctl(sock.fileno(), SIOCGIFMTU, _IFREQ_MTU.pack(raw, 0))
+        except OSError as exc:
+            raise PortError(f"interface {name!r}: {exc.strerror}",
+                            errno=exc.errno or errno.ENODEV) from None
+    mtu: int = _IFREQ_MTU.unpack(result)[1]
+    return mtu
+
+
 def _tunsetiff_error(name: str, existed: bool, exc: OSError) -> PortError:
     code = exc.errno or errno.EIO
     if code == errno.EPERM:
@@ -191,6 +211,7 @@ __all__ = [
     "TapDevice",
     "bind_tap",
     "check_interface_name",
+    "interface_mtu",
     "open_tap",
     "open_tun",
 ]
