@@ -189,12 +189,18 @@ class Console:
                     try:
                         while True:
                             data = await receive()
+                            lines = buffer.feed(data) if data else []
                             if not data:
-                                break
-                            for line in buffer.feed(data):
+                                # A last command without a newline still runs, as in
+                                # vde_switch (one read, one command): ``printf shutdown | ...``
+                                tail = buffer.flush()
+                                lines = [] if tail is None else [tail]
+                            for line in lines:
                                 reply = await self.execute(session, line)
                                 await send_channel.send(
                                     (reply + (self.prompt if prompt else "")).encode())
+                            if not data:
+                                break
                     except EndSession as end:
                         await send_channel.send(self.end_of_session.encode())
                         shutdown = end.shutdown
