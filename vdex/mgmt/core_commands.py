@@ -51,8 +51,8 @@ def cmd_logout(ctx: CommandContext, args: str) -> None:
 
 def cmd_shutdown(ctx: CommandContext, args: str) -> None:
     log.info("shutdown from mgmt command")
-    if ctx.session.script_depth:
-        return  # vde_switch ignores shutdown inside a script too
+    # Inside a script (load, rc file) the console ignores it without a status line, as
+    # vde_switch does.
     raise EndSession(shutdown=True)
 
 
