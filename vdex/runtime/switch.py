@@ -203,13 +203,16 @@ class Switch:
         self.dataplane.remove(endpoint)
         if endpoint not in port.endpoints:
             return
-        deactivated = self.engine.detach(port, endpoint)
+        # Events in vde_switch's order: the endpoint, the port, then the purged addresses
+        # (hash/-, emitted by engine.detach).
+        last = port.endpoints == [endpoint]
         if self.debug.listening("port/ep/-"):
             self.debug.emit("port/ep/-", f"Port {port.number:02d} FD {endpoint.id}")
+        if last and self.debug.listening("port/-"):
+            self.debug.emit("port/-", f"{port.number:02d}")
+        deactivated = self.engine.detach(port, endpoint)
         self.hook("vdex_endpoint_removed", port=port, endpoint=endpoint)
         if deactivated:
-            if self.debug.listening("port/-"):
-                self.debug.emit("port/-", f"{port.number:02d}")
             self.hook("vdex_port_deactivated", port=port)
 
     async def open_port(self, vnl: Vnl | str, *, port: int = 0) -> Endpoint:
