@@ -350,7 +350,13 @@ def cmd_port_resetcounter(ctx: CommandContext, args: str) -> None:
         for port in sw.engine.ports:
             port.reset_counters()
         return
-    _lookup(ctx, number).reset_counters()
+    try:
+        sw.engine.ports.check_range(number)
+    except PortError as exc:
+        raise _port_error(exc) from None
+    port = sw.engine.ports.get(number)
+    if port is not None:  # a port that does not exist has nothing to reset: Success, as vde_switch
+        port.reset_counters()
 
 
 def port_lines(port: Port) -> Iterator[str]:
