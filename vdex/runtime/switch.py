@@ -188,10 +188,10 @@ class Switch:
         if activated and debug.listening("port/+"):
             debug.emit("port/+", f"{port.number:02d}")
         if debug.listening("port/ep/+"):
-            debug.emit("port/ep/+", f"Port {port.number:02d} FD {endpoint.id}")
+            debug.emit("port/ep/+", f"Port {port.number:02d} FD {endpoint.id:2d}")
         if debug.listening("port/descr"):
             debug.emit("port/descr",
-                       f'Port {port.number:02d} FD {endpoint.id} -> "{endpoint.description}"')
+                       f'Port {port.number:02d} FD {endpoint.id:2d} -> "{endpoint.description}"')
         self.hook("vdex_endpoint_added", port=port, endpoint=endpoint)
         if activated:
             self.hook("vdex_port_activated", port=port)
@@ -207,7 +207,7 @@ class Switch:
         # (hash/-, emitted by engine.detach).
         last = port.endpoints == [endpoint]
         if self.debug.listening("port/ep/-"):
-            self.debug.emit("port/ep/-", f"Port {port.number:02d} FD {endpoint.id}")
+            self.debug.emit("port/ep/-", f"Port {port.number:02d} FD {endpoint.id:2d}")
         if last and self.debug.listening("port/-"):
             self.debug.emit("port/-", f"{port.number:02d}")
         deactivated = self.engine.detach(port, endpoint)
