@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 import trio
@@ -199,3 +200,26 @@ async def test_debug_events_in_vde_switch_formats(sockdir: str) -> None:
                                           "3022 port/- 01"]
         assert await c.command("debug/del port") == "1000 Success\n"
         assert await c.command("debug/del port") == "1002 No such file or directory\n"
+
+
+async def test_resetcounter_of_a_port_that_does_not_exist_is_a_success(sockdir: str) -> None:
+    """As vde_switch (differential test): nothing to reset; out of range is still EINVAL."""
+    async with running_switch(sockdir, numports=8) as sw, \
+            await RawConsole.connect(sw.options.mgmt) as c:
+        await c.banner()
+        assert await c.command("port/resetcounter 7") == "1000 Success\n"
+        assert await c.command("port/resetcounter 8") == "1022 Invalid argument\n"
+        assert await c.command("port/resetcounter x") == "1022 Invalid argument\n"
+
+
+async def test_debug_fd_numbers_are_two_wide(sockdir: str) -> None:
+    """vde_switch prints ``FD %2d``: ``FD  8`` for a small descriptor (differential test)."""
+    async with running_switch(sockdir) as sw, await RawConsole.connect(sw.options.mgmt) as c:
+        await c.banner()
+        await c.command("debug/add port/ep")
+        async with await AsyncVdeClient.connect(sw.options.sock):
+            endpoint = sw.engine.ports.get(1).endpoints[0]
+            endpoint.id = 7  # what vde_switch would show for its fd 7
+            (added,) = await c.debug_lines(1)
+        assert re.fullmatch(r"3031 port/ep/\+ Port 01 FD [ \d]\d+", added)
+        assert await c.debug_lines(1) == ["3032 port/ep/- Port 01 FD  7"]
