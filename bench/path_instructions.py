@@ -4,7 +4,8 @@
 Wall-clock benchmarks on a shared 2-core machine swing by 25 %; instruction counts do not. This
 measures what the Python side of vdex costs per frame (the kernel's socket work is not counted):
 frames go through a real endpoint drain, the compiled port chains and a real socket send, for a
-plain switch, with the VLAN plugin's stages, and with a tagged trunk on the way out.
+plain switch, with the VLAN plugin's stages, with a tagged trunk on the way out, and with FSTP on
+(``fstp``; ``vfstp``: FSTP and the VLAN stages) in a stable topology.
 
     python3 bench/path_instructions.py            # runs valgrind itself, prints Ir per frame
     python3 bench/path_instructions.py --inner MODE N   # one measured run (used by the above)
@@ -22,7 +23,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-MODES = ("harness", "ideal", "plain", "vlan", "trunk")
+MODES = ("harness", "ideal", "plain", "vlan", "trunk", "fstp", "vfstp")
 BATCH = 64
 
 
@@ -31,10 +32,18 @@ def run_inner(mode: str, frames: int) -> None:
     from vdex.runtime.endpoint import FrameEndpoint
 
     engine = SwitchEngine()
-    if mode in ("vlan", "trunk"):
+    stages = []
+    if mode in ("vlan", "trunk", "vfstp"):
         from vdex_plugins.vlan._dot1q import dot1q_stage
 
-        engine.set_stages([("vlan", dot1q_stage())])
+        stages.append(("vlan", dot1q_stage()))
+    fstp = None
+    if mode in ("fstp", "vfstp"):  # FSTP on, stable (two ports, no loop)
+        from vdex_plugins.fstp._controller import FstpController
+
+        fstp = FstpController(engine, mac=bytes.fromhex("0200000000ff"))
+        stages.append(("fstp", fstp.frame_stage()))
+    engine.set_stages(stages)
     pairs = []
     for i in range(2):
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -50,6 +59,10 @@ def run_inner(mode: str, frames: int) -> None:
         engine.create_vlan(10)
         engine.set_untagged(pairs[0][1].port, 10)
         engine.add_tagged(pairs[1][1].port, 10)
+    if fstp is not None:
+        fstp.set_enabled(True)
+        for a, _endpoint in pairs:
+            a.recv(2048)  # the greeting BPDU
     mac_a, mac_b = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
     tag = b"\x81\x00\x00\x0a" if mode == "trunk" else b""
     pairs[1][0].send(mac_a + mac_b + tag + b"\x88\xb5" + b"y" * 46)
@@ -58,6 +71,9 @@ def run_inner(mode: str, frames: int) -> None:
     frame = mac_b + mac_a + b"\x88\xb5" + b"x" * 50
     src, endpoint = pairs[0]
     sink = pairs[1][0]
+    wakeups = [0]
+    endpoint.wakeups = wakeups  # a dataplane waking up for every batch: the endpoint is busy
+    endpoint._last_wake = 0
     if mode == "harness":
         # What the measurement itself costs: send each frame and take it out again, no switch.
         recv = endpoint.recv
@@ -90,6 +106,7 @@ def run_inner(mode: str, frames: int) -> None:
     for _ in range(frames // BATCH):
         for _ in range(BATCH):
             src.send(frame)
+        wakeups[0] += 1
         endpoint.drain()
         for _ in range(BATCH):
             sink.recv(2048)

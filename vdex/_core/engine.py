@@ -311,13 +311,17 @@ class SwitchEngine:
         if self._hub:
             receive = self._make_hub(port)
         else:
-            forward: Forward = self._make_forward(port)
+            core_forward: Forward = self._make_forward(port)
+            forward = core_forward
             for _owner, stage in reversed(vlan_stages):
                 assert stage.vlan_ingress is not None
                 forward = stage.vlan_ingress(port, forward) or forward
+            # A stage that applies to no frame of this port (a disabled spanning tree) returns
+            # None from its factory: the port keeps the fast path.
+            inspected = forward is not core_forward
             general = (classifier.classify(port, forward) if classifier and classifier.classify
                        else None) or _default_classifier(port, forward)
-            if vlan_stages or (classifier is not None and not classifier.untagged_fast_path):
+            if inspected or (classifier is not None and not classifier.untagged_fast_path):
                 receive = general
             else:
                 receive = self._make_untagged_receive(
