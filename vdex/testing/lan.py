@@ -8,12 +8,16 @@ with what the programs printed.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import trio
 
 from .netns import NetNs
+from .processes import switch_process, vdex_switch
 
 TCP_PORT = 5201
 
@@ -109,4 +113,18 @@ async def tcp_transfer(server: NetNs, client: NetNs, address: str, size: int, *,
     return dict(report)
 
 
-__all__ = ["TCP_PORT", "ping", "tcp_transfer"]
+@asynccontextmanager
+async def switch_with_tap(ns: NetNs, directory: str, tap: str, address: str | None,
+                          *args: str) -> AsyncIterator[str]:
+    """A ``vdex switch`` process inside ``ns`` with tap ``tap`` (``-t``), given ``address``
+    (``198.18.0.1/24``) and brought up in the same namespace: a host on a vdex LAN. Yields the
+    console socket path (``directory/mgmt``); the switch's data socket is ``directory/sw``."""
+    sock, mgmt = os.path.join(directory, "sw"), os.path.join(directory, "mgmt")
+    argv = vdex_switch(sock, "--nostdin", "-M", mgmt, "-t", tap, *args)
+    async with switch_process(ns.exec_argv(argv), sock):
+        if address is not None:
+            ns.add_address(tap, address)
+        yield mgmt
+
+
+__all__ = ["TCP_PORT", "ping", "switch_with_tap", "tcp_transfer"]

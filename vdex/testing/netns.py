@@ -25,6 +25,14 @@ from typing import Any
 
 IP = "ip"
 
+_TX_CHECKSUM = r"""
+import ctypes, fcntl, socket, struct, sys
+value = ctypes.create_string_buffer(struct.pack("II", 0x17, int(sys.argv[2])))  # ETHTOOL_STXCSUM
+request = struct.pack("16sP16x", sys.argv[1].encode(), ctypes.addressof(value))
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    fcntl.ioctl(s.fileno(), 0x8946, request)  # SIOCETHTOOL
+"""
+
 
 def require_root(*tools: str) -> None:
     """Fail (never skip) when the test cannot do what it must: CI runs these as root."""
@@ -102,6 +110,16 @@ class NetNs:
         self.ip("addr", "add", address, "dev", link)
         if up:
             self.ip("link", "set", link, "up")
+
+    def set_tx_checksum(self, link: str, on: bool) -> None:
+        """Turn transmit checksum offload of ``link`` on or off (``ethtool -K LINK tx off``).
+
+        Why a test needs it: a kernel vxlan device over a veth leaves the inner TCP checksum to
+        "hardware" that a veth never provides, so a user-space VXLAN endpoint in another
+        namespace receives frames with unfinished checksums, which the host behind a tap then
+        drops. A real NIC fills them in; with offload off the kernel does, as it would.
+        """
+        self.run(sys.executable, "-c", _TX_CHECKSUM, link, "1" if on else "0")
 
     def run_python(self, script: str | Path, request: dict[str, Any], *,
                    timeout: float = 60) -> dict[str, Any]:

@@ -1,8 +1,13 @@
-"""``vxlan://[group][/v4|/v6][/port=N][/vni=N][/ttl=N][/rcvbuf=N][/hashsize=N][/expiretime=S][/if=NAME]``.
+"""``vxlan://[group][/v4|/v6][/port=N][/vni=N][/ttl=N][/rcvbuf=N][/hashsize=N][/expiretime=S][/if=NAME][/bind=ADDR]``.
 
 The key table and its order are vdeplug4's, so the same abbreviations work (``p=`` is port,
 ``v=`` is vni). vdeplug4 reads vni, ttl, hashsize and expiretime with ``atoi`` (decimal: a
 leading 0 is not octal) and rcvbuf with K/M/G suffixes; so does this module.
+
+vdex adds ``bind=ADDR`` (last in the table, so no vdeplug4 abbreviation changes meaning): bind
+the socket to one local address instead of any, for a host with several addresses, or two
+endpoints on one host (``127.0.0.1`` and ``127.0.0.2``). A socket bound to a unicast address
+receives no multicast, so ``bind`` goes with a unicast group (a peer's address).
 
 Fixed on purpose: ``v4``/``v6`` choose the address family of the group, not only the default
 group (vdeplug4 applies them before reading the options); values out of range are errors instead
@@ -22,7 +27,8 @@ from vdex.vnl import Vnl, parse_number, resolve_options
 from ._codec import MAX_VNI, VXLAN_PORT
 from ._learning import DEFAULT_EXPIRE, DEFAULT_MAX_ENTRIES
 
-VXLAN_KEYS = ("port", "vni", "ttl", "rcvbuf", "v6", "v4", "hashsize", "expiretime", "if")
+VXLAN_KEYS = ("port", "vni", "ttl", "rcvbuf", "v6", "v4", "hashsize", "expiretime", "if",
+              "bind")
 DEFAULT_GROUP_V4 = "239.0.0.1"
 DEFAULT_GROUP_V6 = "ff05:56de::1"
 DEFAULT_VNI = 1
@@ -58,6 +64,8 @@ class VxlanConfig:
     """``expiretime``: seconds a learned MAC stays valid."""
     interface: str | None = None
     """``if``: the interface for multicast, None: the kernel's choice."""
+    bind: str | None = None
+    """``bind``: the local address to bind (vdex only), None: any address."""
 
     @classmethod
     def from_vnl(cls, vnl: Vnl) -> VxlanConfig:
@@ -81,7 +89,7 @@ class VxlanConfig:
                                  "hashsize", 1, 1 << 24),
             expire=_decimal(options.get("expiretime", str(DEFAULT_EXPIRE)),
                             "expiretime", 1, 1 << 31),
-            interface=interface)
+            interface=interface, bind=options.get("bind") or None)
 
 
 __all__ = ["DEFAULT_GROUP_V4", "DEFAULT_GROUP_V6", "VXLAN_KEYS", "VxlanConfig"]

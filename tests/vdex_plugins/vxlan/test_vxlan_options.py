@@ -18,7 +18,7 @@ def config(text: str) -> VxlanConfig:
 def test_defaults() -> None:
     assert config("vxlan://") == VxlanConfig(
         group="239.0.0.1", ip_version=None, port=4789, vni=1, ttl=1, rcvbuf=None,
-        max_entries=1024, expire=128, interface=None)
+        max_entries=1024, expire=128, interface=None, bind=None)
 
 
 def test_man_page_example() -> None:
@@ -47,7 +47,7 @@ def test_abbreviations_and_values() -> None:
     ("vxlan:///expiretime=0", "expiretime 0 is out of range"),
     ("vxlan:///hashsize=", "not a decimal number"),
     ("vxlan:///rcvbuf=lots", "is not a number"),
-    ("vxlan:///if=a/b", "unknown key 'b'"),
+    ("vxlan:///if=a/z", "unknown key 'z'"),
     ("vxlan:///if=averyveryverylongname", "not an interface name"),
     ("vxlan:///group=x", "unknown key 'group'"),
 ])
@@ -63,3 +63,11 @@ def test_never_crashes(args: str) -> None:
     except ConfigError:
         return
     assert 0 <= got.vni < 1 << 24 and 1 <= got.port <= 65535 and got.group
+
+
+def test_bind_is_a_vdex_addition_that_changes_no_vdeplug4_abbreviation() -> None:
+    got = config("vxlan://127.0.0.2/bind=127.0.0.1/p=4790")
+    assert (got.group, got.bind, got.port) == ("127.0.0.2", "127.0.0.1", 4790)
+    assert config("vxlan://").bind is None
+    # every vdeplug4 key still resolves as before: 'b' was unknown, so nothing shifts
+    assert config("vxlan:///h=8/e=9/i=eth0").max_entries == 8

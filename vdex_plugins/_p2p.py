@@ -1,0 +1,167 @@
+"""The connected point-to-point datagram endpoint of ``udp://`` and ``ptp://`` (vdeplug4's
+``CONNECTED_P2P``), shared by the two plugins.
+
+vdeplug4 gives both modules the same socket discipline, and vdex keeps it for compatibility:
+
+* the socket is **connected on the first send**: until then it takes datagrams from anyone,
+  afterwards only from its peer. The send path just calls ``send``; only when the kernel answers
+  that the socket has no destination (EDESTADDRREQ/ENOTCONN) is it connected and the frame sent
+  again, so a connected socket costs nothing per frame;
+* a zero-length datagram dissolves the association (``connect(AF_UNSPEC)``), so a peer that
+  restarted elsewhere is reached again on our next send;
+* runts under 14 bytes and datagrams over 1518 bytes are counted and dropped on receive.
+
+Fixed on purpose: a peer that is not there (ECONNREFUSED: an ICMP port unreachable, or a unix
+socket nobody reads any more; ENOENT: its socket file is gone) is counted, never fatal, and the
+next send connects afresh. vdeplug4's ptp stays connected to a dead peer and never recovers.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from vdex._core.frame import ETH_HEADER_LEN, MAX_FRAME_LEN
+from vdex._core.port import DropCounters, Port
+from vdex.runtime.endpoint import DRAIN_BATCH, RECV_SIZE, FrameEndpoint
+
+_NOT_CONNECTED = frozenset((errno.EDESTADDRREQ, errno.ENOTCONN))
+PEER_ABSENT = frozenset((errno.ECONNREFUSED, errno.ENOENT, errno.EHOSTUNREACH,
+                         errno.ENETUNREACH, errno.EPERM))
+"""Errors meaning "nobody takes frames there now" (EPERM: a unix datagram peer that is
+connected to someone else)."""
+_RECONNECT = _NOT_CONNECTED | {errno.ECONNREFUSED, errno.EPERM}
+_BATCH = range(DRAIN_BATCH)
+_ONE = range(1)
+
+_libc: Any = None
+_UNSPEC_SOCKADDR = bytes(16)
+"""A ``struct sockaddr`` whose family is AF_UNSPEC (0)."""
+
+
+def dissolve_association(fd: int) -> bool:
+    """``connect(fd, {AF_UNSPEC})``: a connected datagram socket takes datagrams from anyone.
+
+    Python's ``socket.connect`` has no spelling for an AF_UNSPEC address, so this one call goes
+    through libc. Rare (a peer's zero-length datagram), never on the frame path.
+    """
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return bool(_libc.connect(fd, _UNSPEC_SOCKADDR, len(_UNSPEC_SOCKADDR)) == 0)
+
+
+@attrs.define(eq=False, kw_only=True)
+class PeerEndpoint(FrameEndpoint):
+    """A bound datagram socket that talks to one peer address."""
+
+    sock: socket.socket
+    destination: Any
+    """The peer's address, connected to on the first send (and after each disconnect)."""
+    connects: int = 0
+    disconnects: int = 0
+    """Zero-length datagrams received (each dissolves the association)."""
+    absent: int = 0
+    """Sends and receives that found no peer (counted, never fatal)."""
+
+    @classmethod
+    def for_peer(cls, sock: socket.socket, destination: Any, **kwargs: Any) -> PeerEndpoint:
+        sock.setblocking(False)
+        return cls(fd=sock.fileno(), recv=sock.recv, write=sock.send, closer=sock.close,
+                   sock=sock, destination=destination, **kwargs)
+
+    # ------------------------------------------------------------------ receive
+
+    def drain(self) -> None:
+        port = self.port
+        receive = port.receive
+        recv = self.recv
+        frames = nbytes = short = long = 0
+        wake = self.wakeups[0]  # busy (readable on consecutive wake-ups): drain; idle: one
+        batch = _BATCH if wake == self._last_wake + 1 else _ONE
+        self._last_wake = wake
+        try:
+            for _ in batch:
+                frame = recv(RECV_SIZE)
+                n = len(frame)
+                if ETH_HEADER_LEN <= n <= MAX_FRAME_LEN:
+                    frames += 1
+                    nbytes += n
+                    receive(frame)
+                elif n > MAX_FRAME_LEN:
+                    long += 1
+                elif n:
+                    short += 1
+                else:
+                    self.disconnects += 1
+                    dissolve_association(self.fd)
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            if exc.errno in PEER_ABSENT:
+                self.absent += 1
+            else:
+                self.hang_up(exc)
+        finally:
+            if short or long:
+                port.drops.runt += short
+                port.drops.oversize += long
+            port.in_frames += frames
+            port.in_bytes += nbytes
+
+    # ------------------------------------------------------------------ send
+
+    def send(self, frame: bytes) -> None:
+        try:
+            self.write(frame)
+        except BlockingIOError:
+            self.port.drops.tx_full += 1
+        except OSError as exc:
+            self._send_failed(self.port.drops, exc, frame)
+
+    def _send_failed(self, drops: DropCounters, exc: OSError, frame: bytes) -> None:
+        """The error path of a send: connect (first send, or a peer that came back) and retry
+        once; a missing peer is counted, other errors are counted and logged."""
+        if exc.errno in _RECONNECT:
+            try:
+                self.sock.connect(self.destination)
+                self.connects += 1
+                self.write(frame)
+                return
+            except BlockingIOError:
+                drops.tx_full += 1
+                return
+            except OSError as again:
+                exc = again
+        if exc.errno in PEER_ABSENT:
+            self.absent += 1
+            drops.tx_error += 1
+            return
+        self._count_send_error(drops, exc)
+
+    def transmitter(self, port: Port) -> Callable[..., None]:
+        """Fused count-and-send; connecting happens in the error path only."""
+        write = self.write
+        drops = port.drops
+        failed = self._send_failed
+
+        def transmit(frame: bytes, _tagged: bool = False) -> None:
+            port.out_frames += 1
+            port.out_bytes += len(frame)
+            try:
+                write(frame)
+            except BlockingIOError:
+                drops.tx_full += 1
+            except OSError as exc:
+                failed(drops, exc, frame)
+
+        return transmit
+
+
+__all__ = ["PEER_ABSENT", "PeerEndpoint", "dissolve_association"]
