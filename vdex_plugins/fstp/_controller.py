@@ -16,13 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vdex._core.engine import SwitchEngine
-from vdex._core.port import Port
+from vdex._core.port import NO_VLAN, Port
 from vdex.errors import FrameError
-from vdex.records import Forward, FrameStage
+from vdex.records import FrameStage, Sink
 
 from ._actions import Action, FlushVlan, SendBpdu, SetDiscarding
 from ._bpdu import BPDU_MAC, decode_bpdu, encode_bpdu
 from ._machine import FstpMachine
+
+STAGE_ORDER = -100
+"""Close to the wire (a link emulator at -1000 still sees BPDUs first), before other stages."""
 
 
 class FstpController:
@@ -94,19 +97,33 @@ class FstpController:
     # ------------------------------------------------------------------ the data path
 
     def frame_stage(self) -> FrameStage:
-        """The ``vlan_ingress`` stage that takes BPDUs out of the data path while FSTP is on."""
-        return FrameStage(name="fstp", vlan_ingress=self._make_ingress)
+        """The ``ingress`` stage that takes BPDUs out of the data path while FSTP is on.
 
-    def _make_ingress(self, port: Port, forward: Forward) -> Forward | None:
+        It looks at raw frames, closest to the wire after link emulation, and classifies only
+        the frames sent to the spanning tree address itself: every other frame goes straight on
+        to the core, which keeps its untagged fast path. (As a ``vlan_ingress`` stage it would
+        force every frame through the general classify-and-forward path.)"""
+        return FrameStage(name="fstp", order=STAGE_ORDER, ingress=self._make_ingress)
+
+    def _make_ingress(self, port: Port, receive: Sink) -> Sink | None:
         if not self.machine.enabled:
             return None  # FSTP off: BPDUs are flooded like any multicast, as in vde_switch
         received = self.bpdu_received
+        untagged = port.vlan
+        drops = port.drops
 
-        def fstp_ingress(frame: bytes, vlan: int, tagged: bool) -> None:
-            if frame[0] == 0x01 and frame[:6] == BPDU_MAC:
-                received(port, frame, vlan, tagged)
+        def fstp_ingress(frame: bytes) -> None:
+            if frame[0] != 0x01 or frame[:6] != BPDU_MAC:
+                receive(frame)
+            elif frame[12] == 0x81 and frame[13] == 0x00:
+                if len(frame) < 18:
+                    drops.runt += 1
+                else:
+                    received(port, frame, ((frame[14] & 0x0F) << 8) | frame[15], True)
+            elif untagged == NO_VLAN:
+                drops.not_member += 1
             else:
-                forward(frame, vlan, tagged)
+                received(port, frame, untagged, False)
 
         return fstp_ingress
 
@@ -119,6 +136,10 @@ class FstpController:
             port.drops.filtered += 1
             if self.on_bad_bpdu is not None:
                 self.on_bad_bpdu(port, error)
+            return
+        tree = self.machine.vlans.get(vlan)
+        if tree is None or port.number not in tree.members:
+            port.drops.not_member += 1  # what the VLAN classifier would have dropped
             return
         self.apply(self.machine.handle_bpdu(port.number, vlan, bpdu, self.clock()))
 
