@@ -58,11 +58,21 @@ def port_sockets(switch_dir: Path) -> list[Path]:
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Does any live (not zombie) process belong to process group ``pgid``?
+
+    Orphans are reaped by init, which can take a second here: a zombie is finished work.
+    """
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def make_frame(src: bytes, seq: int, size: int) -> bytes:
@@ -182,11 +192,15 @@ class Lab:
                 return
 
     def _stop_cable(self, proc: subprocess.Popen[bytes], pgrp: Path) -> None:
-        groups = [os.getpgid(proc.pid)] if proc.poll() is None else []
+        groups = [proc.pid]  # the shell leads its own session and group
         try:
-            groups.append(-int(pgrp.read_text().strip()))
+            groups.append(-int(pgrp.read_text().strip()))  # dpipe's group (-P writes -pgid)
         except (OSError, ValueError):
             pass
+
+        def gone() -> bool:  # poll() reaps the shell: a zombie still counts as a group member
+            return proc.poll() is not None and not any(group_alive(g) for g in groups)
+
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for g in groups:
                 try:
@@ -194,15 +208,11 @@ class Lab:
                 except ProcessLookupError:
                     pass
             try:
-                wait_for(lambda: not any(group_alive(g) for g in groups), timeout=5,
-                         what="the cable's processes to end")
+                wait_for(gone, timeout=5, what="the cable's processes to end")
                 break
             except AssertionError:
-                continue
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
+                if sig == signal.SIGKILL:
+                    raise
         if proc.stderr is not None:
             proc.stderr.close()
 
@@ -287,3 +297,108 @@ def paced_run(sender: Client, receiver: Client, *, count: int, interval: float, 
         receiver.wait_readable(end - time.monotonic())
         collect()
     return Arrivals(count, latencies, arrivals, copies)
+
+
+# ---------------------------------------------------------------------- a filter on plain pipes
+
+
+@attrs.define(eq=False, kw_only=True)
+class FilterProcess:
+    """A filter process on pipes: ``lr_in`` -> ``lr_out`` and, bidirectional, ``rl_in`` -> ``rl_out``
+    (the test's ends: write to ``*_in``, read from ``*_out``)."""
+
+    proc: subprocess.Popen[bytes]
+    lr_in: int
+    lr_out: int
+    rl_in: int | None = None
+    rl_out: int | None = None
+
+    @classmethod
+    def start(cls, argv: Sequence[str], *, bidirectional: bool = False,
+              env: dict[str, str] | None = None) -> FilterProcess:
+        """Start ``argv`` with stdin/stdout on pipes (and fds 3/4 as ALTERNATE_STDIN/STDOUT)."""
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        environ = dict(os.environ if env is None else env)
+        environ.pop("ALTERNATE_STDIN", None)
+        environ.pop("ALTERNATE_STDOUT", None)
+        if not bidirectional:
+            proc = subprocess.Popen(list(argv), stdin=stdin_r, stdout=stdout_w, env=environ,
+                                    cwd=str(REPO))
+            os.close(stdin_r)
+            os.close(stdout_w)
+            return cls(proc=proc, lr_in=stdin_w, lr_out=stdout_r)
+        # The filter reads LR on stdin and writes it to fd 4 (ALTERNATE_STDOUT); it reads RL on
+        # fd 3 (ALTERNATE_STDIN) and writes it to stdout.
+        alt_in_r, alt_in_w = os.pipe()
+        alt_out_r, alt_out_w = os.pipe()
+        environ["ALTERNATE_STDIN"], environ["ALTERNATE_STDOUT"] = "3", "4"
+        script = f'exec "$@" 3<&{alt_in_r} 4>&{alt_out_w} {alt_in_r}<&- {alt_out_w}>&-'
+        proc = subprocess.Popen(["bash", "-c", script, "filter", *argv], stdin=stdin_r,
+                                stdout=stdout_w, env=environ, cwd=str(REPO),
+                                pass_fds=(alt_in_r, alt_out_w))
+        for fd in (stdin_r, stdout_w, alt_in_r, alt_out_w):
+            os.close(fd)
+        return cls(proc=proc, lr_in=stdin_w, lr_out=alt_out_r, rl_in=alt_in_w, rl_out=stdout_r)
+
+    def close(self) -> None:
+        for fd in (self.lr_in, self.lr_out, self.rl_in, self.rl_out):
+            if fd is not None and fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def write_records(fd: int, frames: Sequence[bytes]) -> None:
+    data = b"".join(len(f).to_bytes(2, "big") + f for f in frames)
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class RecordReader:
+    """Reads framed records from a pipe with deadlines, stamping each with its arrival time."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = b""
+        self.eof = False
+
+    def read(self, count: int, timeout: float) -> list[tuple[int, bytes]]:
+        """Up to ``count`` records (fewer at the deadline or end of file)."""
+        out: list[tuple[int, bytes]] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < count and not self.eof:
+            self._split(out, count)
+            if len(out) >= count:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([self.fd], [], [], left)
+            if not r:
+                break
+            data = os.read(self.fd, 65536)
+            if not data:
+                self.eof = True
+            self.buf += data
+            self._split(out, count)
+        return out
+
+    def _split(self, out: list[tuple[int, bytes]], count: int) -> None:
+        now = time.monotonic_ns()
+        while len(out) < count and len(self.buf) >= 2:
+            n = int.from_bytes(self.buf[:2], "big")
+            if len(self.buf) < 2 + n:
+                return
+            out.append((now, self.buf[2:2 + n]))
+            self.buf = self.buf[2 + n:]
