@@ -19,7 +19,7 @@ import attrs
 import trio
 
 from ..errors import ConfigError, FrameError, PortError
-from ..mgmt.console import bind_unix_stream
+from ..mgmt.console import bind_unix_stream, remove_stale_socket
 from ..runtime.endpoint import FrameEndpoint
 from .perms import SocketModes, client_uid
 from .request import MAX_REQUEST_LEN, PortRequest, build_reply, needed_length, parse_request
@@ -73,6 +73,9 @@ class DataSocketServer:
                 raise ConfigError(
                     f"{self.directory} exists and is not a directory: -s needs a directory path"
                 ) from None
+            # Before touching modes: a switch that is running there keeps its directory as it
+            # is (ConfigError); a dead one's ctl is removed.
+            remove_stale_socket(self.ctl_path)
         except OSError as exc:
             raise ConfigError(f"cannot create {self.directory}: {exc.strerror}") from None
         os.chmod(self.directory, self.modes.dirmode)
