@@ -115,7 +115,9 @@ def client_uid(path: bytes) -> int:
     """The owner of a client's socket file, after checking the switch may read and write it.
 
     :raises PermissionError: the switch cannot access the file (vde_switch refuses such clients).
+    :raises FileNotFoundError: there is no such file.
     """
+    owner = os.stat(path).st_uid  # first, so a missing file is reported as missing
     if not os.access(path, os.R_OK | os.W_OK):
         raise PermissionError(f"cannot access client socket {path!r}")
-    return os.stat(path).st_uid
+    return owner
