@@ -87,6 +87,7 @@ class Endpoint:
     _last_wake: int = attrs.field(default=-2, repr=False)
     _hung_up: bool = False
     _send_errors: RateLimitedLog = attrs.field(factory=RateLimitedLog)
+    _bad_frames: RateLimitedLog = attrs.field(factory=RateLimitedLog)
 
     def request_close(self) -> None:
         """End the endpoint's session (``port/epclose``); its owner detaches and closes it."""
@@ -123,6 +124,13 @@ class Endpoint:
         drops.tx_error += 1
         self._send_errors(log, "port %d endpoint %d: send failed: %s",
                           self.port.number, self.id, exc.strerror or exc)
+
+    def _log_bad_frames(self, short: int, long: int) -> None:
+        """Frames refused for their length (already counted in ``port.drops``): one log line
+        per interval, never one per frame."""
+        self._bad_frames(log, "port %d endpoint %d: dropped %d frame(s) under %d bytes and %d "
+                         "over %d bytes", self.port.number, self.id, short, ETH_HEADER_LEN, long,
+                         MAX_FRAME_LEN)
 
 
 @attrs.define(eq=False, kw_only=True)
@@ -187,6 +195,7 @@ class FrameEndpoint(Endpoint):
             if short or long:
                 port.drops.runt += short
                 port.drops.oversize += long
+                self._log_bad_frames(short, long)
             port.in_frames += frames
             port.in_bytes += nbytes
 
@@ -249,9 +258,11 @@ class StreamEndpoint(Endpoint):
         n = len(frame)
         if n < ETH_HEADER_LEN:
             port.drops.runt += 1
+            self._log_bad_frames(1, 0)
             return
         if n > MAX_FRAME_LEN:
             port.drops.oversize += 1
+            self._log_bad_frames(0, 1)
             return
         port.in_frames += 1
         port.in_bytes += n
