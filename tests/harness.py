@@ -131,3 +131,78 @@ def check_framing(reply: str) -> None:
     if body:
         assert body[0] == "0000 DATA END WITH '.'" and body[-1] == ".", \
             f"data outside a data block: {reply!r}"
+
+
+class RawVdeClient:
+    """A hand-made data-socket client: any bytes as the request, the raw reply back.
+
+    The datagram socket is bound at ``directory/name`` (a path the switch can stat); the
+    caller decides what the request says about it.
+    """
+
+    def __init__(self, ctl: trio.socket.SocketType, data: trio.socket.SocketType,
+                 path: str) -> None:
+        self.ctl = ctl
+        self.data = data
+        self.path = path
+
+    @classmethod
+    async def open(cls, ctl_path: str, directory: str, name: str = "raw") -> RawVdeClient:
+        import socket
+
+        path = os.path.join(directory, name)
+        data = trio.socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ctl = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            await data.bind(path)
+            with trio.fail_after(5):
+                await ctl.connect(ctl_path)
+        except BaseException:
+            data.close()
+            ctl.close()
+            raise
+        return cls(ctl, data, path)
+
+    async def send(self, chunk: bytes) -> None:
+        await self.ctl.send(chunk)
+
+    async def reply(self, timeout: float = 5.0) -> bytes:
+        """The switch's answer: 110 bytes, or fewer (``b""``) if it closed the stream.
+
+        Fails if the switch neither answers nor closes within ``timeout``: a refused client
+        must never be left hanging."""
+        got = b""
+        with trio.fail_after(timeout):
+            while len(got) < 110:
+                try:
+                    chunk = await self.ctl.recv(110 - len(got))
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    break
+                got += chunk
+        return got
+
+    async def closed(self, timeout: float = 5.0) -> bool:
+        """Wait for EOF on the control stream (True), reading and dropping anything else."""
+        with trio.fail_after(timeout):
+            while True:
+                try:
+                    if not await self.ctl.recv(4096):
+                        return True
+                except ConnectionResetError:
+                    return True
+
+    def close(self) -> None:
+        self.data.close()
+        self.ctl.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    async def __aenter__(self) -> RawVdeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
