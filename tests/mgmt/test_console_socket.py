@@ -223,3 +223,22 @@ async def test_debug_fd_numbers_are_two_wide(sockdir: str) -> None:
             (added,) = await c.debug_lines(1)
         assert re.fullmatch(r"3031 port/ep/\+ Port 01 FD [ \d]\d+", added)
         assert await c.debug_lines(1) == ["3032 port/ep/- Port 01 FD  7"]
+
+
+@pytest.mark.parametrize("request_bytes", [b"help\n", b"help\nhelp\nhelp\n", b"debug/add port\n"])
+async def test_a_client_that_leaves_without_reading_never_takes_the_switch_down(
+        sockdir: str, request_bytes: bytes) -> None:
+    """Regression: the reply to a client that had closed its socket failed with EPIPE in the
+    session's writer task, and the error escaped the console as an exception group, stopping
+    the whole switch (unixcmd does this on every command)."""
+    async with running_switch(sockdir) as sw:
+        for _ in range(5):
+            c = await RawConsole.connect(sw.options.mgmt)
+            await c.send(request_bytes)
+            await c.aclose()
+        async with await AsyncVdeClient.connect(sw.options.sock):  # port/+ to a dead session
+            pass
+        async with await RawConsole.connect(sw.options.mgmt) as c:
+            await c.banner()
+            assert await c.command("port/showinfo") == PORT_SHOWINFO
+        assert sw.running

@@ -206,7 +206,9 @@ class Console:
                         shutdown = end.shutdown
                     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                         pass
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            # The client went away: its writer task failed (EPIPE), which reaches us wrapped
+            # in the nursery's exception group. The session ends; nothing else does.
             pass
         finally:
             self.end_session(session)
