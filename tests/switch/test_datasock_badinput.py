@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 from harness import RawConsole, RawVdeClient, sockets_in, wait_until
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vdex.vde.server
@@ -249,3 +249,69 @@ def test_needed_length_is_enough_to_parse_or_refuse(data: bytes) -> None:
             parse_request(data)
         except FrameError as exc:
             assert "too short" not in str(exc)
+
+
+# ---------------------------------------------------------------------- the server, fuzzed
+
+request_shapes = st.tuples(
+    st.sampled_from(["random", "valid", "truncated", "mutated", "v1"]),
+    st.binary(max_size=300),
+    st.integers(0, 300),
+    st.lists(st.tuples(st.integers(0, 300), st.integers(0, 255)), max_size=4),
+    st.lists(st.integers(1, 300), max_size=3),
+)
+
+
+def shape_request(shape: tuple[str, bytes, int, list[tuple[int, int]], list[int]], path: str
+                  ) -> list[bytes]:
+    kind, blob, cut, flips, splits = shape
+    valid = build_request(path, "fuzz")
+    if kind == "random":
+        data = blob
+    elif kind == "valid":
+        data = valid + blob[:20]
+    elif kind == "truncated":
+        data = valid[:cut]
+    elif kind == "v1":
+        data = (struct.pack("=II", 0xFEEDFACE, cut % 3) + bytes(6)
+                + struct.pack("=H108s", 1, path.encode()) + blob[:50])
+    else:
+        buf = bytearray(valid)
+        for pos, value in flips:
+            if pos < len(buf):
+                buf[pos] = value
+        data = bytes(buf)
+    points = sorted({s for s in splits if s < len(data)})
+    bounds = [0, *points, len(data)]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if data[a:b]]
+
+
+async def test_arbitrary_requests_get_a_reply_or_a_closed_stream(sockdir: str) -> None:
+    """Whatever a client sends on ctl, in whatever pieces, it gets exactly the 110-byte reply
+    or a closed stream, never a hang; the switch survives and frees what it gave."""
+    async with bystanders(sockdir) as (sw, _clients):
+        ctl = os.path.join(sw.options.sock, "ctl")
+        token = trio.lowlevel.current_trio_token()
+        counter = iter(range(10**6))
+
+        async def one(shape: tuple[str, bytes, int, list[tuple[int, int]], list[int]]) -> None:
+            async with await RawVdeClient.open(ctl, sockdir, f"fz{next(counter)}") as raw:
+                for chunk in shape_request(shape, raw.path):
+                    await raw.send(chunk)
+                    await trio.sleep(0)
+                raw.ctl.shutdown(1)  # SHUT_WR: an incomplete request ends here
+                reply = await raw.reply(timeout=3)
+                assert len(reply) in (0, 110), reply
+
+        @settings(max_examples=150, deadline=None,
+                  suppress_health_check=[HealthCheck.too_slow])
+        @given(request_shapes)
+        def check(shape: tuple[str, bytes, int, list[tuple[int, int]], list[int]]) -> None:
+            trio.from_thread.run(one, shape, trio_token=token)
+
+        await trio.to_thread.run_sync(check)
+        await wait_until(lambda: [p.number for p in sw.engine.ports.active()] == [1, 2],
+                         what="every fuzz client's port to be freed")
+        for port in list(sw.engine.ports):
+            if port.number not in (1, 2):
+                sw.engine.ports.remove(port.number)
