@@ -424,14 +424,18 @@ class SlirpBridge:
                 continue
             have[fd] = mask
             try:
-                if old is None:
-                    epoll.register(fd, mask)
-                else:
+                try:
+                    if old is None:
+                        epoll.register(fd, mask)
+                    else:
+                        epoll.modify(fd, mask)
+                except FileExistsError:
                     epoll.modify(fd, mask)
-            except FileExistsError:
-                epoll.modify(fd, mask)
-            except FileNotFoundError:
-                epoll.register(fd, mask)
+                except FileNotFoundError:
+                    epoll.register(fd, mask)
+            except OSError as exc:  # a descriptor libslirp already closed: skip it this turn
+                del have[fd]
+                self._log_drop(logging.WARNING, "slirp: cannot watch descriptor %d: %s", fd, exc)
 
     def _wake(self) -> None:
         """Interrupt the loop's sleep, so that it asks libslirp again what to watch.

@@ -33,6 +33,7 @@ from slirp_lab import (
     start_services,
     udhcpc,
     unique,
+    wait_for,
 )
 
 pytestmark = [pytest.mark.privileged, pytest.mark.slow]
@@ -69,7 +70,9 @@ def lab() -> Iterator[OneGuest]:
         payload = os.urandom(3 << 20)
         (root / "www" / "blob.bin").write_bytes(payload)
         (root / "tftp" / "boot.txt").write_text("tftp works\n")
-        slirp_ns = Namespace(unique("vxsl-"), resolv_conf="nameserver 127.0.0.1\n")
+        # libslirp relays 10.0.2.3 to the first IPv4 nameserver and fd00::3 to the first IPv6
+        # one; without an IPv6 entry, libslirp 4.7 drops DNS queries to fd00::3.
+        slirp_ns = Namespace(unique("vxsl-"), resolv_conf="nameserver 127.0.0.1\nnameserver ::1\n")
         stack.callback(slirp_ns.delete)
         guest = Namespace(unique("vxg-"))
         stack.callback(guest.delete)
@@ -197,8 +200,6 @@ def test_ipv6_slaac_ping_and_http(lab: OneGuest) -> None:
     def has_global_v6() -> bool:
         return "inet6 fd00::" in lab.guest.ip("-6", "addr", "show", "dev", tap)
 
-    from slirp_lab import wait_for
-
     wait_for(has_global_v6, timeout=15, what="a SLAAC address in fd00::/64")
     out = lab.guest.run("busybox", "ping6", "-c", "2", "-W", "3", "fd00::2").stdout
     assert "2 packets received" in out
@@ -206,3 +207,6 @@ def test_ipv6_slaac_ping_and_http(lab: OneGuest) -> None:
         "busybox", "wget", "-q", "-O", "-", f"http://[fd00::2]:{HTTP_PORT}/hello.txt"
     ).stdout
     assert out == "hello from the slirp namespace\n"
+    # DNS over IPv6 to fd00::3, relayed to resolv.conf's "nameserver ::1": the stub.
+    out = lab.guest.run("busybox", "nslookup", TEST_NAME, "fd00::3").stdout
+    assert TEST_NAME_ADDR in out

@@ -37,7 +37,19 @@ def test_defaults_are_slirpvdes() -> None:
 
 def test_spec_banner_example() -> None:
     command = parse_slirpvde_args(
-        ["-s", "/tmp/sl/sw3", "-D", "-t", "/tmp/sl/tftp", "-L", "18080:10.0.2.15:8080", "-U", "15353:10.0.2.15:5353", "-x", "6001:/tmp/sl/unixsrv"]
+        [
+            "-s",
+            "/tmp/sl/sw3",
+            "-D",
+            "-t",
+            "/tmp/sl/tftp",
+            "-L",
+            "18080:10.0.2.15:8080",
+            "-U",
+            "15353:10.0.2.15:5353",
+            "-x",
+            "6001:/tmp/sl/unixsrv",
+        ]
     )
     s = command.settings
     assert command.switch == "/tmp/sl/sw3"
