@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,15 +23,18 @@ from slirp_lab import (
     HOST_TCP_CLIENT,
     HOST_UDP_CLIENT,
     HTTP_PORT,
+    PYTHON,
     TEST_NAME,
     TEST_NAME_ADDR,
     Namespace,
     SlirpHost,
     lab_files,
     read_lease,
+    read_line,
     require_root,
     start_guest_server,
     start_services,
+    stop_process,
     udhcpc,
     unique,
     wait_for,
@@ -61,6 +65,27 @@ FORWARDS = [
 ]
 
 
+UNIX_SERVER = """
+import os, socket, sys
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(sys.argv[1])
+srv.listen()
+print("READY", flush=True)
+while True:
+    conn, _ = srv.accept()
+    with conn:
+        conn.sendall(b"unix socket says hi")
+"""
+
+
+def start_unix_server(stack: contextlib.ExitStack, ns: Namespace, path: Path) -> Path:
+    proc = subprocess.Popen(ns.argv(PYTHON, "-c", UNIX_SERVER, path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    stack.callback(stop_process, proc)
+    assert read_line(proc, 10) == "READY"
+    return path
+
+
 @pytest.fixture(scope="module")
 def lab() -> Iterator[OneGuest]:
     require_root()
@@ -78,7 +103,15 @@ def lab() -> Iterator[OneGuest]:
         stack.callback(guest.delete)
         dns_log = start_services(stack, slirp_ns, root)
         tap = unique("vxt")
-        host = SlirpHost(stack, slirp_ns, tap, guest, ["-D", "-t", str(root / "tftp"), *FORWARDS])
+        unix_server = start_unix_server(stack, slirp_ns, root / "unix.sock")
+        host = SlirpHost(
+            stack,
+            slirp_ns,
+            tap,
+            guest,
+            ["-D", "-t", str(root / "tftp"), *FORWARDS, "-x", f"6001:{unix_server}",
+             "-X", "10.0.2.15:1"],
+        )  # fmt: skip
         guest.ip("link", "set", tap, "up")
         done = udhcpc(guest, tap, root / "lease")
         assert done.returncode == 0, f"udhcpc failed:\n{done.stdout}\n{done.stderr}"
@@ -133,6 +166,8 @@ def test_http_download_is_intact(lab: OneGuest) -> None:
     )
     assert hashlib.sha256(target.read_bytes()).hexdigest() == lab.www_digest
 
+
+GUEST_TCP_CLIENT = HOST_TCP_CLIENT
 
 MANY_REQUESTS = """
 import sys, time, urllib.request
@@ -210,3 +245,17 @@ def test_ipv6_slaac_ping_and_http(lab: OneGuest) -> None:
     # DNS over IPv6 to fd00::3, relayed to resolv.conf's "nameserver ::1": the stub.
     out = lab.guest.run("busybox", "nslookup", TEST_NAME, "fd00::3").stdout
     assert TEST_NAME_ADDR in out
+
+
+def test_unix_forward_from_guest(lab: OneGuest) -> None:
+    """-x 6001:PATH: a guest connecting to 10.0.2.4:6001 reaches the host's unix socket."""
+    out = lab.guest.python(GUEST_TCP_CLIENT, "10.0.2.4", "6001")
+    assert out.strip() == "unix socket says hi"
+
+
+def test_x11_forward_uses_port_6000_for_display_1(lab: OneGuest) -> None:
+    """-X 10.0.2.15:1: host 127.0.0.1:6000 (the first free port) to guest port 6001."""
+    with contextlib.ExitStack() as stack:
+        start_guest_server(stack, lab.guest, GUEST_TCP_SERVER, "6001", "x11")
+        out = lab.slirp_ns.python(HOST_TCP_CLIENT, "127.0.0.1", "6000")
+        assert out.strip() == "x11 from 10.0.2.2"

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from vdex.errors import ConfigError, UsageError, VdexError
 from vdex_plugins.slirp._options import (
+    USAGE,
     HostForward,
     SlirpSettings,
     UnixForward,
@@ -280,3 +281,16 @@ def test_forward_spec_round_trips(
         guest_port=guest_port,
     )
     assert parse_forward(fwd.protocol, fwd.spec()) == fwd
+
+
+def test_help_flag_and_usage_text() -> None:
+    assert parse_slirpvde_args(["-h"]).help
+    assert parse_slirpvde_args(["-help"]).help
+    for option in ("-s", "-D", "-H", "-N", "-L", "-U", "-x", "-X", "-t", "-p", "-d", "-q"):
+        assert f"{option}" in USAGE
+
+
+def test_for_network_derives_like_dash_h() -> None:
+    s = SlirpSettings.for_network("10.1.0.0/16", dhcp=True)
+    assert s == parse_slirpvde_args(["-H", "10.1.0.0/16", "-D"]).settings
+    assert SlirpSettings.for_network() == SlirpSettings()
