@@ -172,9 +172,15 @@ class SlirpSettings:
 
     def _check_guest(self, addr: IPAddress, what: str) -> None:
         if addr.version == 4:
-            ok = addr in self.network and addr not in (self.network.network_address, self.host)
+            net = self.network
+            ok = addr in net and addr not in (
+                net.network_address,
+                net.broadcast_address,
+                self.host,
+                self.dns,
+            )
         else:
-            ok = self.ipv6 and addr in self.network6 and addr != self.host6
+            ok = self.ipv6 and addr in self.network6 and addr not in (self.host6, self.dns6)
         if not ok:
             nets = f"{self.network}" + (f" or {self.network6}" if self.ipv6 else "")
             raise ConfigError(f"{what}: guest address {addr} is not a guest address in {nets}")

@@ -137,6 +137,8 @@ def test_forward_syntax(spec: str, expected: tuple[str, int, str, int]) -> None:
         (["-L", ":8080:10.0.2.15:80"], ConfigError, "leave it out for 127.0.0.1"),
         (["-L", "8080:10.9.9.9:80"], ConfigError, "not a guest address in 10.0.2.0/24"),
         (["-L", "8080:10.0.2.2:80"], ConfigError, "not a guest address"),
+        (["-L", "8080:10.0.2.3:80"], ConfigError, "not a guest address"),
+        (["-L", "8080:10.0.2.255:80"], ConfigError, "not a guest address"),
         (["-L", "::1:8080:10.0.2.15:80"], ConfigError, "in brackets"),
         (["-L", "1:10.0.2.15:1", "-L", "1:10.0.2.16:2"], ConfigError, "two forwards listen"),
         (["-H", "10.0.2.2/31"], ConfigError, "between 1 and 30"),
@@ -216,7 +218,7 @@ def test_rendered_settings_parse_back(data: st.DataObject, net: tuple[IPv4Networ
         st.integers(1, size - 2).filter(lambda o: o not in (host_offset, dns_offset))
     )
     start = network.network_address + start_offset
-    guests = st.integers(1, size - 2).filter(lambda o: o != host_offset)
+    guests = st.integers(1, size - 2).filter(lambda o: o not in (host_offset, dns_offset))
     forwards: list[HostForward] = []
     for port in data.draw(st.lists(st.integers(1, 65535), unique=True, max_size=3)):
         forwards.append(
