@@ -13,10 +13,10 @@ Compatible with vdeplug4's vxlan module and with Linux's vxlan devices:
   (learned from the real sender address, which vdeplug4 fails to do), with the port replaced by
   the VXLAN port: Linux sends from a hashed source port but listens on 4789.
 
-The data path: ``recvmsg_into`` a preallocated header buffer and frame buffer, so a received
-packet is copied once (into the frame's ``bytes``); ``sendmsg([header, frame], (), 0, addr)``
-sends header and frame without joining them. The clock is the dataplane's wake-up time (no clock
-call per frame); a timer task frees expired table entries every ``gc_interval`` seconds.
+The data path inlines the common cases (our exact header, a MAC already known behind the same
+sender, a learned destination) and leaves the rest to the sans-I/O codec and table, which count
+what they refuse. The clock is the dataplane's wake-up time (no clock call per frame); a timer
+task frees expired table entries every ``gc_interval`` seconds.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from vdex._core.port import Port
 from vdex.errors import ConfigError, PortError
 from vdex.runtime.endpoint import DRAIN_BATCH, Endpoint
 
-from ._codec import HEADER_LEN, VxlanCodec
+from ._codec import HEADER_LEN, MIN_FRAME_LEN, VxlanCodec
 from ._learning import RemoteTable, SockAddr
 from ._options import VxlanConfig
 
@@ -49,8 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("vdex.vxlan")
 
 MODULE = "vxlan"
-RECV_FRAME = MAX_FRAME_LEN + 1
-"""Frame buffer size: one byte more than the largest frame, so an oversize packet is seen."""
+RECV_PACKET = HEADER_LEN + MAX_FRAME_LEN + 1
+"""One byte more than the largest packet accepted, so an oversize packet is seen."""
 _BATCH = range(DRAIN_BATCH)
 _ONE = range(1)
 
@@ -78,13 +78,9 @@ class VxlanEndpoint(Endpoint):
     clock: Clock
     config: VxlanConfig
     oversize: int = 0
-    _header: bytearray = attrs.field(factory=lambda: bytearray(HEADER_LEN))
-    _frame: bytearray = attrs.field(factory=lambda: bytearray(RECV_FRAME))
-    _buffers: list[memoryview] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.sock.setblocking(False)
-        self._buffers = [memoryview(self._header), memoryview(self._frame)]
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -92,14 +88,21 @@ class VxlanEndpoint(Endpoint):
     # ------------------------------------------------------------------ receive
 
     def drain(self) -> None:
+        """Read packets; each one ours (our exact header; anything else goes through the
+        codec's tolerant check) becomes a frame, its source MAC learned behind the sender.
+
+        ``recvfrom`` and a slice beat ``recvmsg_into`` with preallocated buffers in CPython
+        (measured: 1.4 against 1.8 us per packet): the slice is one memcpy, while
+        ``recvmsg_into`` builds an ancillary-data list, a flags int and a memoryview slice.
+        """
         port = self.port
         receive = port.receive
-        recvmsg_into = self.sock.recvmsg_into
-        buffers = self._buffers
-        header = self._header
-        frame_view = buffers[1]
+        recvfrom = self.sock.recvfrom
+        header = self.codec.header
         accept = self.codec.accept
-        learn = self.table.learn
+        table = self.table
+        known = table.entries.get
+        learn = table.learn
         now = self.clock.now
         frames = nbytes = 0
         wake = self.wakeups[0]  # busy (readable on consecutive wake-ups): drain; idle: one
@@ -107,16 +110,21 @@ class VxlanEndpoint(Endpoint):
         self._last_wake = wake
         try:
             for _ in batch:
-                n, _ancillary, flags, sender = recvmsg_into(buffers)
-                length = n - HEADER_LEN
-                if length > MAX_FRAME_LEN or flags & socket.MSG_TRUNC:
-                    self.oversize += 1
-                    port.drops.oversize += 1
-                    continue
-                if not accept(header, length):
-                    continue
-                frame = bytes(frame_view[:length])
-                learn(frame, sender, now)
+                packet, sender = recvfrom(RECV_PACKET)
+                length = len(packet) - HEADER_LEN
+                if not (packet.startswith(header) and MIN_FRAME_LEN <= length <= MAX_FRAME_LEN):
+                    if length > MAX_FRAME_LEN:
+                        self.oversize += 1
+                        port.drops.oversize += 1
+                        continue
+                    if not accept(packet[:HEADER_LEN], length):
+                        continue
+                frame = packet[HEADER_LEN:]
+                entry = known(frame[6:12])
+                if entry is not None and entry.sender == sender:
+                    entry.seen = now
+                else:
+                    learn(frame, sender, now)
                 frames += 1
                 nbytes += length
                 receive(frame)
@@ -134,15 +142,21 @@ class VxlanEndpoint(Endpoint):
     def send(self, frame: bytes) -> None:
         dest = self.table.destination(frame, self.clock.now) or self.flood
         try:
-            self.sock.sendmsg([self.codec.header, frame], (), 0, dest)
+            self.sock.sendto(self.codec.header + frame, dest)
         except BlockingIOError:
             self.port.drops.tx_full += 1
         except OSError as exc:
             self._count_send_error(self.port.drops, exc)
 
     def transmitter(self, port: Port) -> Callable[..., None]:
-        sendmsg = self.sock.sendmsg
-        destination = self.table.destination
+        """Fused count, destination lookup and send (:meth:`RemoteTable.destination` inlined).
+
+        ``sendto(header + frame)`` measured as fast as ``sendmsg([header, frame])``: the join is
+        one memcpy, the iovec list is an allocation too.
+        """
+        sendto = self.sock.sendto
+        known = self.table.entries.get
+        expire = self.table.expire
         header = self.codec.header
         flood = self.flood
         clock = self.clock
@@ -152,8 +166,13 @@ class VxlanEndpoint(Endpoint):
         def transmit(frame: bytes, _tagged: bool = False) -> None:
             port.out_frames += 1
             port.out_bytes += len(frame)
+            dest = flood
+            if not frame[0] & 1:
+                entry = known(frame[:6])
+                if entry is not None and clock.now - entry.seen <= expire:
+                    dest = entry.remote
             try:
-                sendmsg([header, frame], (), 0, destination(frame, clock.now) or flood)
+                sendto(header + frame, dest)
             except BlockingIOError:
                 drops.tx_full += 1
             except OSError as exc:

@@ -151,6 +151,12 @@ class RemoteTable:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def entries(self) -> dict[bytes, RemoteEntry]:
+        """The table itself, for a data path that inlines :meth:`learn`'s "already known, same
+        sender" case and :meth:`destination`: read entries and refresh ``seen``, nothing else."""
+        return self._entries
+
     def items(self) -> Iterator[tuple[bytes, RemoteEntry]]:
         """(MAC, entry) pairs, oldest learned first: for a console listing."""
         return iter(list(self._entries.items()))
