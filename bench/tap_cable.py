@@ -220,9 +220,11 @@ def build(topo: str, variant: str, lab: Lab, ports: tuple[int, int]) -> tuple[st
         else:
             raise ValueError(variant)
     elif topo == "vxlan":
-        vx = "vxlan://127.0.0.{peer}/bind=127.0.0.{me}/port=%d/vni=42" % p
-        vdex_switch(lab, core, "swa", ta, ["port/connect " + vx.format(peer=2, me=1)], ("vxlan",))
-        vdex_switch(lab, core, "swb", tb, ["port/connect " + vx.format(peer=1, me=2)], ("vxlan",))
+        def vx(peer: int, me: int) -> str:
+            return f"port/connect vxlan://127.0.0.{peer}/bind=127.0.0.{me}/port={p}/vni=42"
+
+        vdex_switch(lab, core, "swa", ta, [vx(2, 1)], ("vxlan",))
+        vdex_switch(lab, core, "swb", tb, [vx(1, 2)], ("vxlan",))
     else:
         raise ValueError(topo)
     lab.wait_for("the taps", lambda: link_in(core, ta) and link_in(core, tb))
