@@ -99,6 +99,16 @@ def _mac(text: str) -> bytes:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _log_level(text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a log level (expected one of {', '.join(LOG_LEVELS)})")
+    return text.upper()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="vdex switch", description=DESCRIPTION,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="load plugin NAME, or block a default one with no:NAME (same as -p NAME)")
     add("--allow-plugin-modules", action="store_true",
         help="let -p and plugin/add load any importable module, not only installed plugins")
-    add("--log-level", default="INFO", metavar="LEVEL",
+    add("--log-level", default="INFO", metavar="LEVEL", type=_log_level,
         help="DEBUG, INFO (default), WARNING or ERROR")
     return parser
 
@@ -138,9 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
 def options_from(ns: argparse.Namespace) -> SwitchOptions:
     try:
         gid = group_id(ns.group) if ns.group else None
+    except UsageError as exc:
+        raise UsageError(f"vdex switch: argument -g/--group: {exc}") from None
+    try:
         mgmt_gid = group_id(ns.mgmtgroup) if ns.mgmtgroup else None
-    except UsageError:
-        raise
+    except UsageError as exc:
+        raise UsageError(f"vdex switch: argument --mgmtgroup: {exc}") from None
     return SwitchOptions(
         sock=ns.sock or default_socket_dir(), numports=ns.numports, hub=ns.hub,
         macaddr=ns.macaddr, hash_size=ns.hashsize, mode=ns.mode, dirmode=ns.dirmode, gid=gid,
@@ -155,13 +168,19 @@ def main(argv: list[str]) -> int:
     bare = build_parser()
     rest = long_only(rest, bare)
     allow_modules = "--allow-plugin-modules" in rest
-    pm = make_plugin_manager(requests, allow_modules=allow_modules)
+    try:  # a plugin named on the command line that cannot load is a usage error (exit 2)
+        pm = make_plugin_manager(requests, allow_modules=allow_modules)
+    except PluginError as exc:
+        raise UsageError(f"vdex switch: {exc} (see vdex switch --help)") from None
     parser = build_parser()
     pm.hook.vdex_addoption.call_historic(kwargs={"parser": parser})
     ns = parser.parse_args(long_only(rest, parser))
     for value in ns.plugin:
         if not value.startswith("no:"):
-            pm.load(value, allow_modules=allow_modules)
+            try:
+                pm.load(value, allow_modules=allow_modules)
+            except PluginError as exc:
+                raise UsageError(f"vdex switch: {exc} (see vdex switch --help)") from None
     options = options_from(ns)
     setup_logging("vdex switch", level=ns.log_level, syslog=ns.daemon)
     if ns.daemon:

@@ -66,7 +66,7 @@ def group_id(name: str) -> int:
     except KeyError:
         if name.isdigit():
             return int(name)
-        raise UsageError(f"no such group: {name!r}") from None
+        raise UsageError(f"no such group: {name!r} (expected a group name or number)") from None
 
 
 def user_id(name: str) -> int:
@@ -75,7 +75,7 @@ def user_id(name: str) -> int:
     except KeyError:
         if name.isdigit():
             return int(name)
-        raise UsageError(f"no such user: {name!r}") from None
+        raise UsageError(f"no such user: {name!r} (expected a login name or number)") from None
 
 
 def user_name(uid: int | None) -> str:
