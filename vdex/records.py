@@ -159,7 +159,8 @@ class FrameStage:
     802.1Q tag to the port's untagged VLAN, and that ``adapt`` hands untagged frames to untagged
     members unchanged. The core then switches untagged frames itself, calling ``classify`` only
     for frames with TPID 0x8100 and ``adapt`` only for tagged members: a switch that does not use
-    VLANs pays nothing for the VLAN plugin.
+    VLANs pays nothing for the VLAN plugin. ``adapt``'s sinks must then also accept the frame
+    alone (``tagged`` defaulting to False): the core calls them so for untagged frames.
     """
 
     name: str = attrs.field(validator=_check_name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -343,10 +343,13 @@ class SwitchEngine:
                 sink = adapter.adapt(port, vid, port.send) if adapter and adapter.adapt else None
                 member = sink or direct or _default_member_sink(port.send)
                 domain.members[port] = member
-                # Untagged frames to an untagged member need no adapting when the stage says so.
-                if sink is None or (adapter is not None and adapter.untagged_fast_path
-                                    and port in domain.untagged):
+                # Untagged frames to an untagged member need no adapting when the stage says so,
+                # and its sinks take the frame alone for untagged frames.
+                fast = adapter is not None and adapter.untagged_fast_path
+                if sink is None or (fast and port in domain.untagged):
                     domain.plain[port] = port.send if direct is None else direct
+                elif fast:
+                    domain.plain[port] = cast(Sink, sink)  # the contract: callable with the frame alone
                 else:
                     domain.plain[port] = _untagged_into(member)
             if had or wanted:

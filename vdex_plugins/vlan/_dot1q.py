@@ -79,7 +79,7 @@ def make_adapter(port: Port, vlan: int, send: Sink) -> MemberSink | None:
     """``FrameStage.adapt`` factory: put frames of ``vlan`` in the wire format of ``port``."""
     if vlan == port.vlan:
 
-        def to_untagged(frame: bytes, tagged: bool) -> None:
+        def to_untagged(frame: bytes, tagged: bool = False) -> None:
             send(frame[:12] + frame[16:] if tagged else frame)
 
         return to_untagged
@@ -87,7 +87,7 @@ def make_adapter(port: Port, vlan: int, send: Sink) -> MemberSink | None:
     if vlan in port.tagged:
         tag = dot1q_tag(vlan)
 
-        def to_tagged(frame: bytes, tagged: bool) -> None:
+        def to_tagged(frame: bytes, tagged: bool = False) -> None:
             send(frame if tagged else frame[:12] + tag + frame[12:])
 
         return to_tagged
