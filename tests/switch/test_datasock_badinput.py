@@ -296,10 +296,13 @@ async def test_arbitrary_requests_get_a_reply_or_a_closed_stream(sockdir: str) -
 
         async def one(shape: tuple[str, bytes, int, list[tuple[int, int]], list[int]]) -> None:
             async with await RawVdeClient.open(ctl, sockdir, f"fz{next(counter)}") as raw:
-                for chunk in shape_request(shape, raw.path):
-                    await raw.send(chunk)
-                    await trio.sleep(0)
-                raw.ctl.shutdown(1)  # SHUT_WR: an incomplete request ends here
+                try:
+                    for chunk in shape_request(shape, raw.path):
+                        await raw.send(chunk)
+                        await trio.sleep(0)
+                    raw.ctl.shutdown(1)  # SHUT_WR: an incomplete request ends here
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the switch refused what it had already: it closed the stream
                 reply = await raw.reply(timeout=3)
                 assert len(reply) in (0, 110), reply
 
