@@ -20,6 +20,7 @@ from ctypes import byref, c_uint32
 import trio
 
 from vdex_plugins.slirp._bridge import FOREVER_MS, MAX_FRAME, MIN_FRAME, SlirpBridge
+from vdex_plugins.slirp._config import slirp_config
 
 
 class ThreadedSlirpBridge(SlirpBridge):
@@ -93,7 +94,7 @@ class ThreadedSlirpBridge(SlirpBridge):
 
     def _thread_main(self, announce_started: object) -> None:
         lib = self._lib
-        config = self._build_config()
+        config = slirp_config(self.settings)
         epoll = select.epoll()
         self._epoll = epoll
         slirp = lib.slirp_new(byref(config), byref(self._callbacks), None)

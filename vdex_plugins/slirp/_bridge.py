@@ -46,7 +46,7 @@ import select
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from ctypes import byref, c_char_p, c_uint32
+from ctypes import byref, c_uint32
 
 import attrs
 import trio
@@ -54,7 +54,15 @@ import trio
 from vdex.errors import PluginError, PortError
 
 from . import _libslirp as C
-from ._options import HostForward, SlirpSettings, UnixForward, X11Forward
+from ._config import slirp_config
+from ._forwards import (
+    ForwardHandle,
+    add_host_forward,
+    add_unix_forward,
+    remove_host_forward,
+    x11_candidates,
+)
+from ._settings import HostForward, SlirpSettings, X11Forward
 from ._timers import TimerTable
 
 log = logging.getLogger("vdex.slirp")
@@ -119,14 +127,6 @@ class _RateLimitedLog:
         log.log(level, msg, *args)
 
 
-@attrs.frozen
-class _ForwardHandle:
-    """What removing a forward takes: the listening sockaddr (hostxfwd) and the flags."""
-
-    sockaddr: C.SockaddrIn | C.SockaddrIn6 | None
-    flags: int
-
-
 @attrs.define(eq=False, kw_only=True)
 class SlirpBridge:
     """One libslirp instance serving one virtual network, driven by :meth:`run`.
@@ -160,7 +160,7 @@ class SlirpBridge:
     _ready: dict[int, int] = attrs.field(init=False, factory=dict)
     _timers: TimerTable = attrs.field(init=False, factory=TimerTable)
     _keepalive: list[object] = attrs.field(init=False, factory=list)
-    _active_forwards: list[tuple[HostForward, _ForwardHandle]] = attrs.field(
+    _active_forwards: list[tuple[HostForward, ForwardHandle]] = attrs.field(
         init=False, factory=list
     )
     _log_drop: _RateLimitedLog = attrs.field(init=False, factory=_RateLimitedLog)
@@ -236,86 +236,30 @@ class SlirpBridge:
     def add_forward(self, forward: HostForward) -> None:
         """Start listening for ``forward`` on the host.
 
-        :raises PortError: with EADDRINUSE when the host port cannot be bound, EEXIST when the
-            same forward is active, or ENOTCONN when the bridge is not running.
+        :raises PortError: EADDRINUSE when the host port cannot be bound, EEXIST when the same
+            forward is active, ENOTCONN when the bridge is not running.
         """
         slirp = self._require_running()
         if any(fwd == forward for fwd, _ in self._active_forwards):
             raise PortError(f"forward {forward} is already active", errno=errno.EEXIST)
-        lib = self._lib
-        is_udp = forward.protocol == "udp"
-        if lib.has_hostxfwd:
-            haddr = C.sockaddr(forward.host_addr, forward.host_port)
-            gaddr = C.sockaddr(forward.guest_addr, forward.guest_port)
-            flags = C.SLIRP_HOSTFWD_UDP if is_udp else 0
-            if forward.host_addr.version == 6:
-                flags |= C.SLIRP_HOSTFWD_V6ONLY
-            rc = self._enter(
-                lib.slirp_add_hostxfwd,
-                slirp,
-                byref(haddr),
-                ctypes.sizeof(haddr),
-                byref(gaddr),
-                ctypes.sizeof(gaddr),
-                flags,
-            )
-            handle = _ForwardHandle(sockaddr=haddr, flags=flags)
-        else:
-            if forward.host_addr.version != 4 or forward.guest_addr.version != 4:
-                raise PortError(
-                    f"forward {forward}: libslirp {lib.version} forwards IPv4 only; "
-                    f"IPv6 forwards need libslirp 4.5 or newer",
-                    errno=errno.EAFNOSUPPORT,
-                )
-            host = C.in_addr(forward.host_addr)
-            rc = self._enter(
-                lib.slirp_add_hostfwd,
-                slirp,
-                int(is_udp),
-                host,
-                forward.host_port,
-                C.in_addr(forward.guest_addr),
-                forward.guest_port,
-            )
-            handle = _ForwardHandle(sockaddr=None, flags=int(is_udp))
-        if rc < 0:
-            raise PortError(
-                f"cannot listen for forward {forward}: the host address is in use or not "
-                f"available; choose another host port or address",
-                errno=errno.EADDRINUSE,
-            )
+        handle = add_host_forward(self._lib, slirp, forward, self._enter)
         self._active_forwards.append((forward, handle))
+        self._wake()
         log.info("slirp forward %s", forward)
 
     def remove_forward(self, forward: HostForward) -> None:
         """Stop a forward added by :meth:`add_forward` (or from the settings).
 
-        :raises PortError: ENOENT when no such forward is active.
+        :raises PortError: ENOENT when no such forward is active, ENOTCONN when not running.
         """
         slirp = self._require_running()
-        index = next(
-            (i for i, (fwd, _) in enumerate(self._active_forwards) if fwd == forward), None
-        )
-        if index is None:
-            raise PortError(f"no active forward {forward}", errno=errno.ENOENT)
-        handle = self._active_forwards.pop(index)[1]
-        if handle.sockaddr is not None:
-            self._enter(
-                self._lib.slirp_remove_hostxfwd,
-                slirp,
-                byref(handle.sockaddr),
-                ctypes.sizeof(handle.sockaddr),
-                handle.flags,
-            )
-        else:
-            self._enter(
-                self._lib.slirp_remove_hostfwd,
-                slirp,
-                handle.flags,
-                C.in_addr(forward.host_addr),  # type: ignore[arg-type]
-                forward.host_port,
-            )
-        self._wake()
+        for index, (fwd, handle) in enumerate(self._active_forwards):
+            if fwd == forward:
+                del self._active_forwards[index]
+                remove_host_forward(self._lib, slirp, forward, handle, self._enter)
+                self._wake()
+                return
+        raise PortError(f"no active forward {forward}", errno=errno.ENOENT)
 
     @property
     def forwards(self) -> tuple[HostForward, ...]:
@@ -329,7 +273,7 @@ class SlirpBridge:
         """
         if self._slirp is not None or self._epoll is not None:
             raise RuntimeError("this SlirpBridge is already running")
-        config = self._build_config()
+        config = slirp_config(self.settings)
         self._epoll = select.epoll()
         try:
             slirp = self._lib.slirp_new(byref(config), byref(self._callbacks), None)
@@ -344,7 +288,7 @@ class SlirpBridge:
                 for forward in self.settings.forwards:
                     self.add_forward(forward)
                 for unix in self.settings.unix_forwards:
-                    self._add_unix_forward(unix)
+                    add_unix_forward(self._lib, slirp, unix, self._enter)
                 for x11 in self.settings.x11_forwards:
                     self._add_x11_forward(x11)
                 task_status.started()
@@ -483,58 +427,8 @@ class SlirpBridge:
 
     # ------------------------------------------------------------------ configuration
 
-    def _build_config(self) -> C.SlirpConfig:
-        s = self.settings
-        cfg = C.SlirpConfig()
-        cfg.version = C.CONFIG_VERSION
-        cfg.restricted = 0
-        cfg.in_enabled = True
-        cfg.vnetwork = C.in_addr(s.network.network_address)
-        cfg.vnetmask = C.in_addr(s.network.netmask)
-        cfg.vhost = C.in_addr(s.host)
-        cfg.in6_enabled = s.ipv6
-        cfg.vprefix_addr6 = C.in6_addr(s.network6.network_address)
-        cfg.vprefix_len = s.network6.prefixlen
-        cfg.vhost6 = C.in6_addr(s.host6)
-        cfg.vnameserver6 = C.in6_addr(s.dns6)
-        cfg.vdhcp_start = C.in_addr(s.dhcp_start)
-        cfg.vnameserver = C.in_addr(s.dns)
-        if s.tftp_root is not None:
-            tftp = c_char_p(s.tftp_root.encode())
-            self._keepalive.append(tftp)  # libslirp copies it, but keep it until slirp_new ran
-            cfg.tftp_path = tftp.value
-        cfg.if_mtu = 0  # libslirp's default, 1500
-        cfg.if_mru = 0
-        cfg.disable_host_loopback = False
-        cfg.enable_emu = False
-        cfg.disable_dns = False
-        cfg.disable_dhcp = not s.dhcp
-        self._keepalive.append(cfg)
-        return cfg
-
-    def _add_unix_forward(self, forward: UnixForward) -> None:
-        slirp = self._require_running()
-        guest = C.in_addr(forward.guest_addr)
-        path = forward.path.encode()
-        self._keepalive.append(path)
-        if self._enter(self._lib.slirp_add_unix, slirp, path, byref(guest), forward.port) < 0:
-            raise PortError(
-                f"cannot forward guest {forward.guest_addr}:{forward.port} to {forward.path}: "
-                f"the guest address or port is taken",
-                errno=errno.EADDRINUSE,
-            )
-
     def _add_x11_forward(self, forward: X11Forward) -> None:
-        from ._options import FORWARD_DEFAULT_HOST, X11_BASE_PORT, X11_HOST_PORTS
-
-        for port in X11_HOST_PORTS:
-            candidate = HostForward(
-                protocol="tcp",
-                host_addr=FORWARD_DEFAULT_HOST,
-                host_port=port,
-                guest_addr=forward.guest_addr,
-                guest_port=X11_BASE_PORT + forward.display,
-            )
+        for candidate in x11_candidates(forward):
             try:
                 self.add_forward(candidate)
             except PortError:

@@ -1,18 +1,15 @@
-"""What a slirp instance is configured with, and slirpvde's command line parsed into it.
+"""slirpvde's command line, parsed into :class:`SlirpvdeCommand` (settings plus how to run).
 
-Pure: no I/O, no libslirp. :class:`SlirpSettings` is everything libslirp needs for one virtual
-network (addresses, DHCP, TFTP, forwards). :func:`parse_slirpvde_args` turns a slirpvde command
-line into a :class:`SlirpvdeCommand` (the settings plus where to attach and how to run), with
-slirpvde's defaults and its ``getopt_long_only`` conventions, so existing command lines work.
-
-Where vdex deliberately differs from Debian's slirpvde (each is documented in docs/slirp.md):
+Pure: no I/O, no libslirp. :func:`parse_slirpvde_args` keeps slirpvde's defaults and its
+``getopt_long_only`` conventions, so existing command lines work. Where vdex deliberately
+differs from Debian's slirpvde (each is documented in docs/slirp.md):
 
 * forwards listen on 127.0.0.1 unless an address is given (slirpvde listened on 0.0.0.0), and
   accept an optional host address: ``[host_addr:]host_port:guest_addr:guest_port``;
-* values slirpvde accepted silently but that cannot work are errors (a DHCP start or DNS address
-  outside the network, a forward to a guest outside it);
+* values slirpvde accepted silently but that cannot work are errors (see ``_settings.py``);
 * IPv6 is on by default with libslirp's addresses (fd00::/64, host fd00::2, DNS fd00::3);
   ``--ipv6 ADDR/LEN`` moves it and ``--noipv6`` turns it off (slirpvde had no IPv6);
+* ``-x`` defaults to the network's .4 (libslirp refuses slirp's own address);
 * ``-X`` forwards host port 6000+N to guest port 6000+display, without slirpvde's byte-order bug.
 """
 
@@ -34,181 +31,21 @@ from ._getopt import (
     LongOption,
     getopt_long_only,
 )
-
-IPAddress = IPv4Address | IPv6Address
-
-DEFAULT_NETWORK = IPv4Network("10.0.2.0/24")
-DEFAULT_NETWORK6 = IPv6Network("fd00::/64")
-HOST_OFFSET = 2
-"""slirpvde's (and QEMU's) gateway is the network's .2 ..."""
-DNS_OFFSET = 3
-"""... its DNS proxy .3 ..."""
-DHCP_OFFSET = 15
-"""... and the first DHCP lease .15."""
-FORWARD_DEFAULT_HOST = IPv4Address("127.0.0.1")
-X11_BASE_PORT = 6000
-X11_HOST_PORTS = range(6000, 6101)
+from ._settings import (
+    DEFAULT_NETWORK,
+    DHCP_OFFSET,
+    DNS_OFFSET,
+    FORWARD_DEFAULT_HOST,
+    HOST_OFFSET,
+    HostForward,
+    IPAddress,
+    SlirpSettings,
+    UnixForward,
+    X11Forward,
+    _nth,
+)
 
 PROGRAM = "slirpvde"
-
-
-@attrs.frozen
-class HostForward:
-    """A host socket whose connections (TCP) or datagrams (UDP) go to a guest port."""
-
-    protocol: Literal["tcp", "udp"]
-    host_addr: IPAddress
-    host_port: int
-    guest_addr: IPAddress
-    guest_port: int
-
-    def __str__(self) -> str:
-        return (
-            f"{self.protocol} {_bracket(self.host_addr)}:{self.host_port}"
-            f" -> {_bracket(self.guest_addr)}:{self.guest_port}"
-        )
-
-    def spec(self) -> str:
-        """The ``-L``/``-U`` argument that parses back to this forward."""
-        return (
-            f"{_bracket(self.host_addr)}:{self.host_port}:"
-            f"{_bracket(self.guest_addr)}:{self.guest_port}"
-        )
-
-
-@attrs.frozen
-class UnixForward:
-    """``-x``: guest connections to ``guest_addr:port`` are connected to a host unix socket.
-
-    libslirp refuses such forwards on its own address, so unlike slirpvde (10.0.2.2:port) the
-    default guest address is the network's .4, libslirp's own default for guest forwards.
-    """
-
-    guest_addr: IPv4Address
-    port: int
-    path: str
-
-
-@attrs.frozen
-class X11Forward:
-    """``-X guest[:display[.screen]]``: the first free host port 6000..6100 -> guest 6000+display."""
-
-    guest_addr: IPv4Address
-    display: int = 0
-    screen: int = 0
-
-
-def _bracket(address: IPAddress) -> str:
-    return f"[{address}]" if address.version == 6 else str(address)
-
-
-def _nth(network: IPv4Network, offset: int) -> IPv4Address:
-    return network.network_address + offset
-
-
-@attrs.frozen(kw_only=True)
-class SlirpSettings:
-    """One virtual network served by libslirp: what ``slirp_new`` and the forwards need.
-
-    Construct with :meth:`for_network` to get slirpvde's derived defaults; the constructor
-    validates whatever it is given and raises :class:`ConfigError` naming the bad value.
-    """
-
-    network: IPv4Network = DEFAULT_NETWORK
-    host: IPv4Address = _nth(DEFAULT_NETWORK, HOST_OFFSET)
-    dns: IPv4Address = _nth(DEFAULT_NETWORK, DNS_OFFSET)
-    dhcp: bool = False
-    """slirpvde answers DHCP only with ``-D``; libslirp's ``disable_dhcp`` does the rest."""
-    dhcp_start: IPv4Address = _nth(DEFAULT_NETWORK, DHCP_OFFSET)
-    ipv6: bool = True
-    network6: IPv6Network = DEFAULT_NETWORK6
-    host6: IPv6Address = IPv6Address("fd00::2")
-    dns6: IPv6Address = IPv6Address("fd00::3")
-    tftp_root: str | None = None
-    forwards: tuple[HostForward, ...] = ()
-    unix_forwards: tuple[UnixForward, ...] = ()
-    x11_forwards: tuple[X11Forward, ...] = ()
-
-    def __attrs_post_init__(self) -> None:
-        net = self.network
-        if net.prefixlen > 30:
-            raise ConfigError(f"network {net} is too small: use a prefix length of 30 or less")
-        usable = (net.network_address, net.broadcast_address)
-        for what, addr in (("host", self.host), ("DNS", self.dns)):
-            if addr not in net or addr in usable:
-                raise ConfigError(f"{what} address {addr} is not a host address of {net}")
-        if self.dns == self.host:
-            raise ConfigError(f"DNS address {self.dns} must differ from the host address")
-        if self.dhcp and (self.dhcp_start not in net or self.dhcp_start in usable):
-            raise ConfigError(
-                f"DHCP start {self.dhcp_start} is not a host address of {net}; "
-                f"give one with --dhcp=ADDR"
-            )
-        if self.dhcp and self.dhcp_start in (self.host, self.dns):
-            raise ConfigError(f"DHCP start {self.dhcp_start} is slirp's own address")
-        if self.ipv6:
-            if self.network6.prefixlen > 126:
-                raise ConfigError(f"IPv6 prefix {self.network6} is too small")
-            for what, addr6 in (("IPv6 host", self.host6), ("IPv6 DNS", self.dns6)):
-                if addr6 not in self.network6:
-                    raise ConfigError(f"{what} address {addr6} is outside {self.network6}")
-        seen: set[tuple[str, IPAddress, int]] = set()
-        for fwd in self.forwards:
-            key = (fwd.protocol, fwd.host_addr, fwd.host_port)
-            if key in seen:
-                raise ConfigError(f"two forwards listen on {fwd.protocol} {fwd.spec()}")
-            seen.add(key)
-            self._check_guest(fwd.guest_addr, f"forward {fwd.spec()}")
-        for ufwd in self.unix_forwards:
-            if ufwd.guest_addr in (self.host, self.dns):
-                raise ConfigError(
-                    f"-x: libslirp cannot attach a unix forward to its own address "
-                    f"{ufwd.guest_addr}; use another address of {net}, such as {_nth(net, 4)}"
-                )
-            if ufwd.guest_addr not in net or ufwd.guest_addr in usable:
-                raise ConfigError(f"-x: {ufwd.guest_addr} is not a host address of {net}")
-        for xfwd in self.x11_forwards:
-            self._check_guest(xfwd.guest_addr, "X11 forward")
-
-    def _check_guest(self, addr: IPAddress, what: str) -> None:
-        if addr.version == 4:
-            net = self.network
-            ok = addr in net and addr not in (
-                net.network_address,
-                net.broadcast_address,
-                self.host,
-                self.dns,
-            )
-        else:
-            ok = self.ipv6 and addr in self.network6 and addr not in (self.host6, self.dns6)
-        if not ok:
-            nets = f"{self.network}" + (f" or {self.network6}" if self.ipv6 else "")
-            raise ConfigError(f"{what}: guest address {addr} is not a guest address in {nets}")
-
-    @classmethod
-    def for_network(
-        cls,
-        host: str = "10.0.2.2/24",
-        *,
-        dns: str | None = None,
-        dhcp: bool = False,
-        dhcp_start: str | None = None,
-        **kwargs: object,
-    ) -> SlirpSettings:
-        """Settings derived like slirpvde: ``host`` is ``ADDR[/LEN]`` (``-H``)."""
-        network, host_addr = parse_host_network(host)
-        return cls(
-            network=network,
-            host=host_addr,
-            dns=_parse_ipv4(dns, "-N") if dns is not None else _nth(network, DNS_OFFSET),
-            dhcp=dhcp,
-            dhcp_start=(
-                _parse_ipv4(dhcp_start, "--dhcp")
-                if dhcp_start is not None
-                else _nth(network, DHCP_OFFSET)
-            ),
-            **kwargs,  # type: ignore[arg-type]
-        )
 
 
 @attrs.frozen(kw_only=True)
@@ -373,6 +210,32 @@ def parse_slirpvde_args(args: Sequence[str]) -> SlirpvdeCommand:
         settings_fields["tftp_root"] = extra.pop("tftp_root")
     settings = SlirpSettings(**settings_fields)  # type: ignore[arg-type]
     return SlirpvdeCommand(settings=settings, switch=switch, **extra)  # type: ignore[arg-type]
+
+
+def settings_for_host(
+    host: str = "10.0.2.2/24",
+    *,
+    dns: str | None = None,
+    dhcp: bool = False,
+    dhcp_start: str | None = None,
+    **kwargs: object,
+) -> SlirpSettings:
+    """Settings derived like slirpvde's: ``host`` is ``-H``'s ``ADDR[/LEN]``, DNS defaults to
+    the network's .3 and the first lease to its .15. ``kwargs`` are further SlirpSettings fields.
+    """
+    network, host_addr = parse_host_network(host)
+    return SlirpSettings(
+        network=network,
+        host=host_addr,
+        dns=_parse_ipv4(dns, "-N") if dns is not None else _nth(network, DNS_OFFSET),
+        dhcp=dhcp,
+        dhcp_start=(
+            _parse_ipv4(dhcp_start, "--dhcp")
+            if dhcp_start is not None
+            else _nth(network, DHCP_OFFSET)
+        ),
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 _IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")

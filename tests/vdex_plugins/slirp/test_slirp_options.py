@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vdex.errors import ConfigError, UsageError, VdexError
-from vdex_plugins.slirp._options import (
+from vdex_plugins.slirp import (
     USAGE,
     HostForward,
     SlirpSettings,
@@ -17,6 +17,7 @@ from vdex_plugins.slirp._options import (
     X11Forward,
     parse_forward,
     parse_slirpvde_args,
+    settings_for_host,
 )
 
 
@@ -292,7 +293,7 @@ def test_help_flag_and_usage_text() -> None:
         assert f"{option}" in USAGE
 
 
-def test_for_network_derives_like_dash_h() -> None:
-    s = SlirpSettings.for_network("10.1.0.0/16", dhcp=True)
+def test_settings_for_host_derives_like_dash_h() -> None:
+    s = settings_for_host("10.1.0.0/16", dhcp=True)
     assert s == parse_slirpvde_args(["-H", "10.1.0.0/16", "-D"]).settings
-    assert SlirpSettings.for_network() == SlirpSettings()
+    assert settings_for_host() == SlirpSettings()
