@@ -354,9 +354,9 @@ def cmd_port_resetcounter(ctx: CommandContext, args: str) -> None:
         sw.engine.ports.check_range(number)
     except PortError as exc:
         raise _port_error(exc) from None
-    port = sw.engine.ports.get(number)
-    if port is not None:  # a port that does not exist has nothing to reset: Success, as vde_switch
-        port.reset_counters()
+    found = sw.engine.ports.get(number)
+    if found is not None:  # a port that does not exist has nothing to reset: Success, as vde_switch
+        found.reset_counters()
 
 
 def port_lines(port: Port) -> Iterator[str]:
