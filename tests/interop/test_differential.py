@@ -21,8 +21,13 @@ from harness import RawConsole
 
 from vdex.testing import AsyncVdeClient, eth_frame, mac
 from vdex.testing.frames import BROADCAST
-from vdex.testing.processes import process, reference_switch, switch_process, vdex_switch, \
-    wait_for_path
+from vdex.testing.processes import (
+    process,
+    reference_switch,
+    switch_process,
+    vdex_switch,
+    wait_for_path,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -89,9 +94,8 @@ def _help(text: str, side: Side, command: str) -> str:
         path = line.split(" ", 1)[0]
         menu = path.split("/", 1)[0] if "/" in path else ("" if path not in
                                                            ("fstp", "vlan", "tap") else path)
-        if line.startswith(("COMMAND PATH", "------------", "0000 ", ".", "1")) or not line:
-            kept.append(line)
-        elif menu in CORE_MENUS and path not in VDEX_ONLY_COMMANDS:
+        framing = not line or line.startswith(("COMMAND PATH", "------------", "0000 ", ".", "1"))
+        if framing or (menu in CORE_MENUS and path not in VDEX_ONLY_COMMANDS):
             kept.append(line)
     return "\n".join(kept)
 

@@ -133,7 +133,7 @@ async def test_vde_plug_exits_on_epclose_and_on_shutdown(sockdir: str) -> None:
 async def test_vdex_plug_dpipe_cable_to_a_real_vde_switch(sockdir: str) -> None:
     """``dpipe vdex plug A = vde_plug B``: a vdex switch and Debian's vde_switch joined by a real
     dpipe, frames both ways; and the mirror image, ``dpipe vde_plug B = vdex plug A``."""
-    a_dir, b_dir = os.path.join(sockdir, "a"), os.path.join(sockdir, "b")
+    b_dir = os.path.join(sockdir, "b")
     b_mgmt = os.path.join(sockdir, "b.mgmt")
     async with running_switch(sockdir) as sw, \
             switch_process(reference_switch(b_dir, "-M", b_mgmt), b_dir) as ref, \

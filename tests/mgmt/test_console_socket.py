@@ -7,7 +7,7 @@ import re
 
 import pytest
 import trio
-from harness import PROMPT, RawConsole, check_framing, sockets_in, wait_until
+from harness import PROMPT, RawConsole, sockets_in, wait_until
 
 from vdex.testing import AsyncVdeClient, eth_frame, mac, running_switch
 from vdex.testing.frames import BROADCAST
