@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 from collections.abc import Callable
 
@@ -17,7 +18,7 @@ from vdex.plugins import make_plugin_manager
 from vdex.runtime.switch import Switch, SwitchOptions
 from vdex.testing import AsyncVdeClient, eth_frame, mac, running_switch
 from vdex.testing.frames import BROADCAST
-from vdex.testing.processes import VDEX
+from vdex.testing.processes import VDEX, switch_process, vdex_switch, wait_for_path
 
 PLUGIN = '''
 """test plugin: says hello, counts frames, runs a service.
@@ -259,3 +260,28 @@ async def test_builtin_plugins_by_short_name(sockdir: str) -> None:
         assert await c.command("vlan/create 5") == "1000 Success\n"
         assert await c.command("plugin/del vlan") == "1000 Success\n"
         assert await c.command("vlan/create 6") == "1038 Function not implemented\n"
+
+
+async def test_vdex_switch_starts_despite_a_broken_installed_plugin(sockdir: str,
+                                                                     plugin_site: Make) -> None:
+    """The real command: the broken entry point is logged and skipped, the good one loads."""
+    broken = plugin_site(BROKEN)
+    good = plugin_site(PLUGIN)
+    ctl, mgmt = os.path.join(sockdir, "sw"), os.path.join(sockdir, "mgmt")
+    async with switch_process(vdex_switch(ctl, "-M", mgmt), ctl,
+                              stderr=subprocess.PIPE) as proc:
+        await wait_for_path(mgmt, proc=proc)
+        async with await RawConsole.connect(mgmt) as c:
+            await c.banner()
+            listing = await c.command("plugin/list")
+            assert f"\n{good} " in listing and broken not in listing
+        proc.send_signal(signal.SIGTERM)
+        with trio.fail_after(10):
+            assert await proc.wait() == 0
+        assert proc.stderr is not None
+        err = b""
+        while chunk := await proc.stderr.receive_some(65536):
+            err += chunk
+    text = err.decode()
+    assert f"skipping installed plugin: plugin '{broken}': cannot be imported" in text
+    assert "broken on purpose" in text
