@@ -232,6 +232,18 @@ async def test_cancellation_releases_everything() -> None:
     assert bridge.statistics().dropped_from_guest == 1
 
 
+async def loop_turns(bridge: SlirpBridge, count: int) -> None:
+    """Wait until the bridge's loop has begun ``count`` more turns.
+
+    A turn ends with the timers that were due, so once a woken loop has begun its next turn,
+    everything due at the wake-up has fired.
+    """
+    target = bridge.statistics().loop_turns + count
+    with trio.fail_after(5):
+        while bridge.statistics().loop_turns < target:
+            await trio.sleep(0)
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = time.monotonic_ns()
@@ -252,7 +264,8 @@ async def test_router_advertisement_timer_fires() -> None:
             arrived.set()
 
     async with open_slirp(SlirpSettings(), deliver, clock_ns=clock) as bridge:
-        await trio.sleep(0.05)
+        bridge.send_frame(arp_request(mac(1), "10.0.2.15", "10.0.2.99"))  # wakes the loop
+        await loop_turns(bridge, 1)
         assert not any(map(is_router_advertisement, frames))
         clock.now += 601 * 10**9
         bridge.send_frame(arp_request(mac(1), "10.0.2.15", "10.0.2.99"))  # wakes the loop
@@ -267,5 +280,5 @@ async def test_no_ipv6_no_router_advertisement() -> None:
     async with open_slirp(SlirpSettings(ipv6=False), frames.append, clock_ns=clock) as bridge:
         clock.now += 601 * 10**9
         bridge.send_frame(arp_request(mac(1), "10.0.2.15", "10.0.2.99"))
-        await trio.sleep(0.1)
+        await loop_turns(bridge, 1)
         assert not any(map(is_router_advertisement, frames))
