@@ -15,7 +15,8 @@ work together:
 
 Unlike vdeplug4, an ICMP "port unreachable" (the peer is not running yet) is counted and
 ignored: the next recv on a connected UDP socket reports ECONNREFUSED once, which must not end
-the cable.
+the cable. The socket asks for a 2 MiB receive buffer (:data:`vdex_plugins._p2p.DEFAULT_RCVBUF`
+says why); vdeplug4 keeps the system default.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from vdex.errors import PortError
-from vdex_plugins._p2p import PeerEndpoint
+from vdex_plugins._p2p import PeerEndpoint, grow_receive_buffer
 
 from ._address import UdpAddress, parse_udp_address
 
@@ -69,6 +70,7 @@ def resolve(address: UdpAddress) -> tuple[socket.socket, tuple[Any, ...]]:
             sock.close()
             last = exc
             continue
+        grow_receive_buffer(sock)
         return sock, destination
     assert last is not None
     hint = " (is another cable or vde_plug using it?)" if last.errno == errno.EADDRINUSE else ""

@@ -37,6 +37,7 @@ from vdex._core.frame import MAX_FRAME_LEN
 from vdex._core.port import Port
 from vdex.errors import ConfigError, PortError
 from vdex.runtime.endpoint import DRAIN_BATCH, Endpoint
+from vdex_plugins._p2p import grow_receive_buffer
 
 from ._codec import HEADER_LEN, MIN_FRAME_LEN, VxlanCodec
 from ._learning import RemoteTable, SockAddr
@@ -239,7 +240,9 @@ def open_socket(config: VxlanConfig, plan: VxlanSocketPlan) -> socket.socket:
     sock = socket.socket(plan.family, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
     try:
         if config.rcvbuf:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, config.rcvbuf)
+            grow_receive_buffer(sock, config.rcvbuf, exact=True)
+        else:
+            grow_receive_buffer(sock)
         if plan.family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         try:

@@ -138,3 +138,18 @@ async def test_port_in_use(sockdir: str) -> None:
             async with await AsyncMgmtClient.connect(sw.options.mgmt) as console:
                 reply = await console.command(f"port/connect udp://127.0.0.1:{taken}->127.0.0.1:9")
                 assert reply.status == 1000 + errno.EADDRINUSE
+
+
+async def test_the_cable_socket_gets_a_large_receive_buffer(sockdir: str) -> None:
+    async with running_switch(sockdir, plugins=["udp", "vxlan"]) as sw:
+        udp = await sw.open_port(f"udp://127.0.0.1:{free_udp_port()}->127.0.0.1:9")
+        vx = await sw.open_port(f"vxlan://127.0.0.2/bind=127.0.0.1/port={free_udp_port()}")
+        small = await sw.open_port(
+            f"vxlan://127.0.0.2/bind=127.0.0.1/port={free_udp_port()}/rcvbuf=64K")
+        sizes = [ep.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)  # type: ignore[attr-defined]
+                 for ep in (udp, vx, small)]
+    with open("/proc/sys/net/core/rmem_max") as f:
+        rmem_max = int(f.read())
+    # the kernel doubles what it is asked for; without CAP_NET_ADMIN it stops at rmem_max
+    expected = 4 << 20 if os.geteuid() == 0 else min(4 << 20, 2 * rmem_max)
+    assert sizes == [expected, expected, 128 << 10]
