@@ -7,6 +7,7 @@ import re
 
 import pytest
 import trio
+import trio.testing
 from harness import PROMPT, RawConsole, sockets_in, wait_until
 
 from vdex.testing import AsyncVdeClient, eth_frame, mac, running_switch

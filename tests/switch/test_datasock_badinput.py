@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 import trio
+import trio.testing
 from harness import RawConsole, RawVdeClient, sockets_in, wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
