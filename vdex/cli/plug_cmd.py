@@ -25,7 +25,8 @@ from ..records import PortType
 from ..runtime.dataplane import Dataplane
 from ..runtime.endpoint import Endpoint
 from ..vde.client import DEFAULT_DESCRIPTION
-from ..vde.plugin import open_stream, open_vde
+from ..records import Transport
+from ..vde.plugin import open_vde
 from ..vnl import Vnl, parse_mode, parse_vnl
 from ..vnl_default import host_lookups, resolve_vnl
 from .common import Parser, daemonize, pidfile, run_trio, setup_logging
@@ -114,19 +115,32 @@ def vnl_opener(pm: VdexPluginManager, text: str, description: str, *, mode: str 
     return lambda: port_type.open(None, vnl)
 
 
+def transport(name: str, pm: VdexPluginManager | None = None) -> Transport:
+    """The cable framing ``name`` from the ``vdex_transports`` hook (``stream``, ``datagram``)."""
+    manager = pm if pm is not None else make_plugin_manager(defaults=False, autoload=False)
+    for result in manager.hook.vdex_transports():
+        for candidate in result or ():
+            if candidate.name == name:
+                found: Transport = candidate
+                return found
+    raise UsageError(f"no plugin provides the {name!r} transport")
+
+
 @asynccontextmanager
-async def open_stdio() -> AsyncIterator[Endpoint]:
+async def open_stdio(framing: Transport | None = None) -> AsyncIterator[Endpoint]:
     read_fd, write_fd = os.dup(0), os.dup(1)
 
     def close() -> None:
         os.close(read_fd)
         os.close(write_fd)
 
-    yield open_stream(read_fd, write_fd, description="stdio", closer=close)
+    stream = framing or transport("stream")
+    yield stream.open(read_fd, write_fd, description="stdio", closer=close)
 
 
 @asynccontextmanager
-async def open_command(argv: list[str]) -> AsyncIterator[Endpoint]:
+async def open_command(argv: list[str], framing: Transport | None = None
+                       ) -> AsyncIterator[Endpoint]:
     """Run ``argv`` with pipes on its stdin/stdout and stream frames to it; stop it at the end."""
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
@@ -143,7 +157,8 @@ async def open_command(argv: list[str]) -> AsyncIterator[Endpoint]:
         os.close(from_child_r)
         os.close(to_child_w)
 
-    endpoint = open_stream(from_child_r, to_child_w, description=" ".join(argv), closer=close)
+    stream = framing or transport("stream")
+    endpoint = stream.open(from_child_r, to_child_w, description=" ".join(argv), closer=close)
     try:
         yield endpoint
     finally:
@@ -209,16 +224,17 @@ def main(argv: list[str]) -> int:
     if len(ns.vnl) > 2 or (command is not None and len(ns.vnl) > 1):
         raise UsageError("vdex plug takes at most two VNLs, or one VNL and '= command'")
     pm = make_plugin_manager()
+    stream = transport("stream", pm)
     texts = ns.vnl or [""]
     try:
         open_a = vnl_opener(pm, texts[0], ns.descr, mode=ns.mode, group=ns.group, port=ns.port)
         if command is not None:
-            open_b: Opener = lambda: open_command(command)  # noqa: E731
+            open_b: Opener = lambda: open_command(command, stream)  # noqa: E731
         elif len(texts) == 2:
             open_b = vnl_opener(pm, texts[1], ns.descr, mode=ns.mode2, group=ns.group2,
                                 port=ns.port2)
         else:
-            open_b = open_stdio
+            open_b = lambda: open_stdio(stream)  # noqa: E731
     except Exception as exc:
         if isinstance(exc, UsageError):
             raise
