@@ -233,6 +233,13 @@ class SlirpBridge:
             return ""
         return self._lib.take_string(self._lib.slirp_connection_info(self._slirp))
 
+    def neighbor_info(self) -> str:
+        """libslirp's ARP and NDP table (4.5 and later): the guests it has talked to."""
+        info = getattr(self._lib.cdll, "slirp_neighbor_info", None)
+        if self._slirp is None or info is None:
+            return ""
+        return self._lib.take_string(info(self._slirp))
+
     def add_forward(self, forward: HostForward) -> None:
         """Start listening for ``forward`` on the host.
 
@@ -245,7 +252,7 @@ class SlirpBridge:
         handle = add_host_forward(self._lib, slirp, forward, self._enter)
         self._active_forwards.append((forward, handle))
         self._wake()
-        log.info("slirp forward %s", forward)
+        log.debug("slirp forward %s", forward)
 
     def remove_forward(self, forward: HostForward) -> None:
         """Stop a forward added by :meth:`add_forward` (or from the settings).

@@ -8,6 +8,7 @@ address outside the network, a forward to an address that is not a guest's).
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Literal
 
@@ -28,6 +29,11 @@ DHCP_OFFSET = 15
 FORWARD_DEFAULT_HOST = IPv4Address("127.0.0.1")
 X11_BASE_PORT = 6000
 X11_HOST_PORTS = range(6000, 6101)
+MTU_MIN = 576
+"""The smallest MTU (and MRU) accepted: IPv4's minimum datagram every host must take."""
+MTU_MAX = 1500
+"""The largest: a switch port carries frames of at most 1518 bytes (1500 + header + tag)."""
+_LABEL_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9\-_]{0,61}[A-Za-z0-9])?$")
 
 
 @attrs.frozen
@@ -93,6 +99,8 @@ class SlirpSettings:
     value.
     """
 
+    ipv4: bool = True
+    """IPv4 service (``slirp:///v6`` turns it off; slirpvde always had it)."""
     network: IPv4Network = DEFAULT_NETWORK
     host: IPv4Address = _nth(DEFAULT_NETWORK, HOST_OFFSET)
     dns: IPv4Address = _nth(DEFAULT_NETWORK, DNS_OFFSET)
@@ -107,8 +115,50 @@ class SlirpSettings:
     forwards: tuple[HostForward, ...] = ()
     unix_forwards: tuple[UnixForward, ...] = ()
     x11_forwards: tuple[X11Forward, ...] = ()
+    # libslirp settings slirpvde had no option for; the slirp:// VNL sets them (vdeplug_slirp's
+    # names in brackets).
+    hostname: str | None = None
+    """Host name offered to DHCP clients (``hostname``)."""
+    tftp_server_name: str | None = None
+    """TFTP server name offered by DHCP (``tftp_server_name``)."""
+    bootfile: str | None = None
+    """Boot file name offered by DHCP, for network boots (``bootfile``)."""
+    dns_search: tuple[str, ...] = ()
+    """DNS search domains offered by DHCP (``vdnssearch``)."""
+    domain_name: str | None = None
+    """Domain name offered by DHCP (``vdomainname``)."""
+    mtu: int = 0
+    """Interface MTU libslirp assumes for the guests; 0: libslirp's default, 1500 (``mtu``)."""
+    mru: int = 0
+    """Largest frame payload libslirp accepts from the guests; 0: 1500 (``mru``)."""
+    host_loopback: bool = True
+    """Connections to slirp's own address reach the host's loopback (``disable_host_loopback``
+    turns it off)."""
+    restricted: bool = False
+    """Guests may reach nothing outside slirp but the forwards (``restricted``)."""
 
     def __attrs_post_init__(self) -> None:
+        if not (self.ipv4 or self.ipv6):
+            raise ConfigError("slirp needs IPv4 or IPv6 (or both); do not turn both off")
+        if self.dhcp and not self.ipv4:
+            raise ConfigError("DHCP is IPv4: it needs IPv4 turned on")
+        for what, size in (("MTU", self.mtu), ("MRU", self.mru)):
+            if size and not MTU_MIN <= size <= MTU_MAX:
+                raise ConfigError(f"{what} {size} is not between {MTU_MIN} and {MTU_MAX} "
+                                  f"(0 means the default, 1500)")
+        for what, text in (("host name", self.hostname),
+                           ("TFTP server name", self.tftp_server_name),
+                           ("boot file", self.bootfile), ("domain name", self.domain_name),
+                           ("TFTP root", self.tftp_root)):
+            if text is not None and (not text or "\0" in text):
+                raise ConfigError(f"the {what} must be non-empty text without NUL bytes")
+        if self.hostname is not None and len(self.hostname.encode()) > 32:
+            raise ConfigError(f"host name {self.hostname!r} is longer than libslirp's 32 bytes")
+        for domain in self.dns_search:
+            labels = domain.rstrip(".").split(".")
+            if len(domain) > 253 or not all(_LABEL_RE.match(label) for label in labels):
+                raise ConfigError(f"DNS search domain {domain!r} is not a domain name "
+                                  f"like example.org")
         net = self.network
         if net.prefixlen > 30:
             raise ConfigError(f"network {net} is too small: use a prefix length of 30 or less")
@@ -152,7 +202,7 @@ class SlirpSettings:
     def _check_guest(self, addr: IPAddress, what: str) -> None:
         if addr.version == 4:
             net = self.network
-            ok = addr in net and addr not in (
+            ok = self.ipv4 and addr in net and addr not in (
                 net.network_address,
                 net.broadcast_address,
                 self.host,
@@ -161,5 +211,5 @@ class SlirpSettings:
         else:
             ok = self.ipv6 and addr in self.network6 and addr not in (self.host6, self.dns6)
         if not ok:
-            nets = f"{self.network}" + (f" or {self.network6}" if self.ipv6 else "")
+            nets = " or ".join([str(self.network)] * self.ipv4 + [str(self.network6)] * self.ipv6)
             raise ConfigError(f"{what}: guest address {addr} is not a guest address in {nets}")
