@@ -88,7 +88,12 @@ def _bind(sock: socket.socket, path: str) -> None:
     except OSError as exc:
         raise PortError(f"ptp://{path}: cannot bind: {exc.strerror}",
                         errno=exc.errno or errno.EADDRINUSE) from None
-    os.chmod(path, SOCKET_MODE)
+    try:
+        os.chmod(path, SOCKET_MODE)
+    except OSError as exc:
+        os.unlink(path)
+        raise PortError(f"ptp://{path}: cannot set the mode of the socket: {exc.strerror}",
+                        errno=exc.errno or errno.EPERM) from None
 
 
 def open_ptp_socket(path: str) -> tuple[socket.socket, str, str, str]:

@@ -48,6 +48,7 @@ def run(ns: argparse.Namespace) -> int:
     from vdex.cli.common import daemonize, pidfile, run_trio, setup_logging
     from vdex.cli.plug_cmd import Opener, open_stdio, run_plug, vnl_opener
     from vdex.plugins import make_plugin_manager
+    from vdex.runtime.dataplane import Dataplane
 
     from ._commands import tap_vnl
     from ._endpoint import open_tap_port
@@ -74,7 +75,9 @@ def run(ns: argparse.Namespace) -> int:
     with pidfile(ns.pidfile):
         if ns.daemon:
             log.info("VDE_PLUG2TAP started")
-        run_trio(lambda: _until_signal(lambda: run_plug(open_tap, open_switch)))
+        dataplane = Dataplane()  # driven by the host loop, as vdex plug's
+        run_trio(lambda: _until_signal(
+            lambda: run_plug(open_tap, open_switch, dataplane=dataplane)), dataplane)
     return 0
 
 

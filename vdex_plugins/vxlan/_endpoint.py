@@ -26,6 +26,7 @@ import ipaddress
 import logging
 import socket
 import struct
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -61,12 +62,13 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
 
-class TrioClock:
-    """``now`` = trio's clock; for endpoints used outside a switch (``vdex plug``)."""
+class MonotonicClock:
+    """``now`` = ``time.monotonic()``; for endpoints used outside a switch (``vdex plug``),
+    where the data path may run in a host loop outside trio's own calls."""
 
     @property
     def now(self) -> float:
-        return trio.current_time()
+        return time.monotonic()
 
 
 @attrs.define(eq=False, kw_only=True)
@@ -312,7 +314,7 @@ async def open_vxlan(switch: Switch | None, vnl: Vnl) -> AsyncIterator[VxlanEndp
         vnl = vnl.with_style(OptionStyle.ADDRESS)
     config = VxlanConfig.from_vnl(vnl)
     sock, plan = await trio.to_thread.run_sync(setup, config)
-    clock: Clock = switch.dataplane if switch is not None else TrioClock()
+    clock: Clock = switch.dataplane if switch is not None else MonotonicClock()
     endpoint = VxlanEndpoint(
         id=sock.fileno(), module=MODULE, description=vnl.text, sock=sock,
         codec=VxlanCodec(vni=config.vni),
@@ -355,5 +357,5 @@ def _format_addr(addr: Any) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-__all__ = ["MODULE", "TrioClock", "VxlanEndpoint", "describe", "open_vxlan", "plan_socket",
+__all__ = ["MODULE", "MonotonicClock", "VxlanEndpoint", "describe", "open_vxlan", "plan_socket",
            "setup"]

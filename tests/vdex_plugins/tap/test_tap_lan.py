@@ -101,6 +101,12 @@ async def test_console_adds_and_removes_taps(lab: NetNsLab, sockdir: str) -> Non
             connected = await console.ok(f"port/connect tap://{taps[1]}")
             assert connected[0].startswith("Port 0002 ")
             assert sw_ns.link_exists(taps[1])
+            # the interface deleted under the switch: its port is freed, the switch goes on
+            sw_ns.ip("link", "del", taps[1])
+            with trio.fail_after(5):
+                while len(await console.ok("tap/print")) != 1:
+                    await trio.sleep(0.02)
+            assert (await console.ok("port/print"))[4].endswith(taps[0])
 
 
 async def test_bad_taps_are_logged_and_the_switch_runs_on(lab: NetNsLab, sockdir: str) -> None:

@@ -117,3 +117,33 @@ async def test_port_taken_and_bad_options(sockdir: str) -> None:
                 for bad in ("vxlan:///vni=99999999", "vxlan:///nosuchkey=1",
                             "vxlan://nonexistent.invalid/port=1"):
                     assert (await console.command(f"port/connect {bad}")).status == 1022, bad
+
+
+@pytest.mark.interop
+async def test_vdex_plug_pair_joins_two_vde_switches(sockdir: str) -> None:
+    """Two ``vdex plug vde://SW vxlan://...`` processes (the host loop drives them, learning on
+    the monotonic clock) make a VXLAN cable between two real vde_switches."""
+    from vdex.testing.processes import VDEX, process, reference_switch, switch_process
+
+    port = free_port()
+    a_dir, b_dir = os.path.join(sockdir, "a"), os.path.join(sockdir, "b")
+    vx = "vxlan://127.0.0.{}/bind=127.0.0.{}/port=" + f"{port}/vni=7"
+    async with switch_process(reference_switch(a_dir), a_dir), \
+            switch_process(reference_switch(b_dir), b_dir), \
+            process([*VDEX, "plug", f"vde://{a_dir}", vx.format(2, 1)]), \
+            process([*VDEX, "plug", f"vde://{b_dir}", vx.format(1, 2)]):
+        async with await AsyncVdeClient.connect(a_dir) as a, \
+                await AsyncVdeClient.connect(b_dir) as b:
+            with trio.fail_after(10):
+                while True:  # the plugs attach on their own time
+                    await a.send(eth_frame(BROADCAST, mac(9), b"probe"))
+                    try:
+                        await b.recv(timeout=0.2)
+                        break
+                    except trio.TooSlowError:
+                        pass
+            await b.recv_all(quiet=0.1)
+            await b.send(eth_frame(mac(9), mac(2), b"learned, unicast back"))
+            assert await a.recv() == eth_frame(mac(9), mac(2), b"learned, unicast back")
+            await a.send(eth_frame(mac(2), mac(9), b"and forth"))
+            assert await b.recv() == eth_frame(mac(2), mac(9), b"and forth")
