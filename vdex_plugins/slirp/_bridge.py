@@ -480,7 +480,11 @@ class SlirpBridge:
         self._log_guest(logging.WARNING, "slirp: guest error: %s", text)
 
     def _cb_clock_get_ns(self, _opaque: int | None) -> int:
-        return self.clock_ns()
+        try:
+            return self.clock_ns()
+        except Exception:  # nothing may unwind through C; the monotonic clock is the default
+            self._log_drop(logging.ERROR, "slirp: the clock failed; using time.monotonic_ns")
+            return time.monotonic_ns()
 
     def _cb_timer_new(
         self, callback: int | None, cb_opaque: int | None, _opaque: int | None
