@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 import trio
+from hypothesis import given
+from hypothesis import strategies as st
 
+from vdex.errors import ConfigError
 from vdex.testing import AsyncMgmtClient, AsyncVdeClient, eth_frame, mac, running_switch
 from vdex.testing.frames import BROADCAST
 from vdex.testing.processes import VDEX, process, reference_switch, switch_process
@@ -141,3 +144,18 @@ async def test_vdex_plug_cmd_bridges_two_switches(sockdir: str) -> None:
                 await b.recv_all(quiet=0.1)
                 await b.send(eth_frame(mac(9), mac(2), b"back"))
                 assert await a.recv() == eth_frame(mac(9), mac(2), b"back")
+
+
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=5))
+def test_command_text_is_split_like_a_shell_would(argv: list[str]) -> None:
+    argv = [a for a in argv if "\x00" not in a] or ["x"]
+    assert _endpoint.command_argv(shlex.join(argv)) == argv
+
+
+@given(st.text(max_size=40))
+def test_command_parser_never_crashes(text: str) -> None:
+    try:
+        argv = _endpoint.command_argv(text)
+    except ConfigError:
+        return
+    assert argv and all(isinstance(a, str) for a in argv)
