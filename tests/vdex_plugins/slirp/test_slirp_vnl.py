@@ -150,6 +150,10 @@ _WORDS = st.text(alphabet=string.ascii_letters + string.digits + "-_./,=:%'\"\\ 
                  max_size=12).filter(lambda t: "\0" not in t)
 
 
+_FORWARD_HOSTS: list[IPv4Address | IPv6Address] = [
+    IPv4Address("127.0.0.1"), IPv4Address("0.0.0.0"), IPv6Address("::1")]
+
+
 @st.composite
 def slirp_settings(draw: st.DrawFn) -> SlirpSettings:
     prefix = draw(st.integers(8, 27))
@@ -183,8 +187,7 @@ def slirp_settings(draw: st.DrawFn) -> SlirpSettings:
         ports = draw(st.lists(st.integers(1, 65535), unique=True, max_size=4))
         fields["forwards"] = tuple(HostForward(
             draw(st.sampled_from(["tcp", "udp"])),
-            draw(st.sampled_from([IPv4Address("127.0.0.1"), IPv4Address("0.0.0.0"),
-                                  IPv6Address("::1")])),
+            draw(st.sampled_from(_FORWARD_HOSTS)),
             port, guest, draw(st.integers(1, 65535))) for port in ports)
         fields["unix_forwards"] = tuple(
             UnixForward(guest, draw(st.integers(1, 65535)), "/" + draw(_WORDS))
