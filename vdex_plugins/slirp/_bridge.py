@@ -42,6 +42,7 @@ import ctypes
 import errno
 import logging
 import math
+import os
 import select
 import time
 from collections.abc import AsyncIterator, Callable
@@ -63,6 +64,7 @@ from ._forwards import (
     x11_candidates,
 )
 from ._settings import HostForward, SlirpSettings, X11Forward
+from ._timerfd import TimerFd
 from ._timers import TimerTable
 
 log = logging.getLogger("vdex.slirp")
@@ -142,6 +144,12 @@ class SlirpBridge:
     clock_ns: Callable[[], int] = time.monotonic_ns
     """libslirp's clock (``clock_get_ns``): monotonic nanoseconds. Timer expiries are in
     milliseconds on this timebase. Tests substitute a clock they can move forward."""
+    external: bool = False
+    """Driven by the dataplane (see "Two drivers" in the module docstring): the owner watches
+    :meth:`fileno` and calls :meth:`service` when it is readable; :meth:`run` only owns the
+    instance's lifetime."""
+    on_failure: Callable[[BaseException], object] | None = None
+    """External mode: called once if :meth:`service` fails; :meth:`run` then raises it."""
 
     # --- state (private) ---
     _lib: C.LibSlirp = attrs.field(init=False)
@@ -172,6 +180,15 @@ class SlirpBridge:
     _drop_out: int = attrs.field(init=False, default=0)
     _guest_errors: int = attrs.field(init=False, default=0)
     _turns: int = attrs.field(init=False, default=0)
+    # external mode
+    _poke_fd: int = attrs.field(init=False, default=-1)
+    _poked: bool = attrs.field(init=False, default=False)
+    _timerfd: TimerFd | None = attrs.field(init=False, default=None)
+    _armed_ns: int | None = attrs.field(init=False, default=None)
+    _in_turn: bool = attrs.field(init=False, default=False)
+    _timeout: c_uint32 = attrs.field(init=False, factory=c_uint32)
+    _failure: BaseException | None = attrs.field(init=False, default=None)
+    _failed: trio.Event | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         self._lib = self.library if self.library is not None else C.load_libslirp()
@@ -283,6 +300,8 @@ class SlirpBridge:
         config = slirp_config(self.settings)
         self._epoll = select.epoll()
         try:
+            if self.external:
+                self._open_external(self._epoll)
             slirp = self._lib.slirp_new(byref(config), byref(self._callbacks), None)
             if not slirp:
                 raise PluginError(
@@ -298,6 +317,13 @@ class SlirpBridge:
                     add_unix_forward(self._lib, slirp, unix, self._enter)
                 for x11 in self.settings.x11_forwards:
                     self._add_x11_forward(x11)
+                if self.external:
+                    self._failed = trio.Event()
+                    self._refill()  # watch the forwards' sockets before anyone polls us
+                    task_status.started()
+                    await self._failed.wait()
+                    assert self._failure is not None
+                    raise self._failure
                 task_status.started()
                 await self._serve()
             finally:
@@ -311,6 +337,7 @@ class SlirpBridge:
                     self._reentrant_frames.clear()
         finally:
             epoll, self._epoll = self._epoll, None
+            self._close_external()
             self._registered.clear()
             self._timers.clear()
             if epoll is not None:
@@ -357,6 +384,104 @@ class SlirpBridge:
                     else:
                         self._enter(lib.slirp_handle_timer, slirp, timer_id, cb_opaque)
 
+    # ------------------------------------------------------------------ external mode
+
+    def fileno(self) -> int:
+        """External mode: the descriptor to watch (readable when :meth:`service` has work)."""
+        if self._epoll is None:
+            raise ValueError("the bridge is not running")
+        return self._epoll.fileno()
+
+    def service(self) -> None:
+        """External mode: one turn, when :meth:`fileno` is readable. Never blocks.
+
+        Asks epoll what is ready (the poke and the timerfd are ours), lets libslirp read and
+        write its sockets and run its TCP timers (``slirp_pollfds_poll``), fires due timers,
+        then asks what to watch next and until when (:meth:`_refill`). A failure stops the
+        bridge: ``on_failure`` is told and :meth:`run` raises it.
+        """
+        slirp, epoll = self._slirp, self._epoll
+        if slirp is None or epoll is None or self._failure is not None:
+            return
+        self._in_turn = True
+        try:
+            self._turns += 1
+            ready = self._ready = dict(epoll.poll(0))
+            if ready.pop(self._poke_fd, None) is not None:
+                with contextlib.suppress(BlockingIOError):
+                    os.eventfd_read(self._poke_fd)
+            self._poked = False
+            timer = self._timerfd
+            if timer is not None and ready.pop(timer.fd, None) is not None:
+                timer.clear()
+                self._armed_ns = None
+            self._enter(self._lib.slirp_pollfds_poll, slirp, 0, self._get_revents, None)
+            if self._timers.next_deadline() is not None:
+                self._fire_due_timers(slirp)
+            self._refill()
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            self._in_turn = False
+
+    def _refill(self) -> None:
+        """Ask libslirp what to watch (``slirp_pollfds_fill``), mirror it into epoll, and arm
+        the timerfd for libslirp's timeout or the next timer, whichever comes first."""
+        slirp, epoll = self._slirp, self._epoll
+        assert slirp is not None and epoll is not None
+        self._poll_fds.clear()
+        self._want.clear()
+        timeout = self._timeout
+        timeout.value = FOREVER_MS
+        self._enter(self._lib.slirp_pollfds_fill, slirp, byref(timeout), self._add_poll, None)
+        self._sync_epoll(epoll)
+        delay_ms = timeout.value
+        next_timer = self._timers.next_deadline()
+        if next_timer is not None:
+            delay_ms = min(delay_ms, max(0, next_timer - self.clock_ns() // 1_000_000))
+        if delay_ms != FOREVER_MS and self._timerfd is not None:
+            now = time.monotonic_ns()
+            deadline = now + delay_ms * 1_000_000
+            armed = self._armed_ns
+            # An earlier expiry still pending is kept: waking early only costs a turn.
+            if armed is None or armed <= now or deadline < armed:
+                self._timerfd.arm_after(deadline - now)
+                self._armed_ns = deadline
+
+    def _fire_due_timers(self, slirp: int) -> None:
+        lib = self._lib
+        for timer_id, cb_opaque, callback in self._timers.pop_due(self.clock_ns() // 1_000_000):
+            if callback is not None:
+                self._enter(callback, cb_opaque)
+            else:
+                self._enter(lib.slirp_handle_timer, slirp, timer_id, cb_opaque)
+
+    def _fail(self, exc: BaseException) -> None:
+        log.error("slirp stopped: %r", exc)
+        self._failure = exc
+        if self._failed is not None:
+            self._failed.set()
+        if self.on_failure is not None:
+            self.on_failure(exc)
+
+    def _open_external(self, epoll: select.epoll) -> None:
+        self._poke_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        epoll.register(self._poke_fd, select.EPOLLIN)
+        self._timerfd = TimerFd()
+        epoll.register(self._timerfd.fd, select.EPOLLIN)
+
+    def _close_external(self) -> None:
+        if self._poke_fd >= 0:
+            os.close(self._poke_fd)
+            self._poke_fd = -1
+        if self._timerfd is not None:
+            self._timerfd.close()
+            self._timerfd = None
+        self._armed_ns = None
+        self._poked = False
+
+    # ------------------------------------------------------------------ trio mode helpers
+
     def _sync_epoll(self, epoll: select.epoll) -> None:
         """Make the epoll set equal to what libslirp asked for, touching only the differences.
 
@@ -393,8 +518,14 @@ class SlirpBridge:
 
         Needed after anything done from outside the loop (a guest frame, a forward added).
         While the loop is busy with its own turn there is no sleep to interrupt, and nothing to
-        do: the turn ends with a fresh ``slirp_pollfds_fill``.
+        do: the turn ends with a fresh ``slirp_pollfds_fill``. External mode: raise the poke
+        eventfd (once until the next :meth:`service`), which makes :meth:`fileno` readable.
         """
+        if self.external:
+            if not (self._poked or self._in_turn) and self._poke_fd >= 0:
+                self._poked = True
+                os.eventfd_write(self._poke_fd, 1)
+            return
         scope = self._wait_scope
         if scope is not None:
             self._wait_scope = None

@@ -15,9 +15,18 @@ switch again from there would run the forwarding core inside itself, so this end
 * :meth:`send` (and the fused ``transmitter``) feed a frame from the switch to libslirp at once
   (``SlirpBridge.send_frame``: never blocks, counts what it refuses).
 
-The bridge's trio task (``SlirpBridge.run``) lives in a nursery owned by
-:func:`open_slirp_endpoint`, so it runs in the task that opened the port: for a switch port, a
-task of the slirp plugin (``plugin/del slirp`` closes every slirp port).
+libslirp's own sockets are served by the dataplane too, without trio: the bridge runs in its
+external mode (``SlirpBridge.external``), and :meth:`SlirpEndpoint.watched` hands the dataplane
+the bridge's epoll descriptor (libslirp's sockets, a timerfd for its timeouts, and an eventfd
+raised by ``send_frame``), whose readiness calls ``SlirpBridge.service``. Going through trio
+for every turn cost a thread hop per wake-up under the host loop (trio runs as its guest, its
+I/O waits in a worker thread): 250 to 1000 us per TCP round trip, where the dataplane takes
+about 100 (docs/slirp.md, "Benchmark").
+
+The bridge's trio task (``SlirpBridge.run``) still owns the instance, from ``slirp_new`` to
+``slirp_cleanup``; it lives in a nursery owned by :func:`open_slirp_endpoint`, so it runs in the
+task that opened the port: for a switch port, a task of the slirp plugin (``plugin/del slirp``
+closes every slirp port).
 """
 
 from __future__ import annotations
@@ -77,6 +86,7 @@ class SlirpEndpoint(Endpoint):
     _queue: collections.deque[bytes] = attrs.field(factory=collections.deque)
     _send_frame: Callable[[bytes], None] = _not_running
     _is_closed: bool = False
+    _watched: dict[int, Callable[[], None]] = attrs.field(factory=dict)
 
     def attach_bridge(self, bridge: SlirpBridge) -> None:
         self.bridge = bridge
@@ -100,6 +110,13 @@ class SlirpEndpoint(Endpoint):
 
     def fileno(self) -> int:
         return self.fd
+
+    def watched(self) -> dict[int, Callable[[], None]]:
+        """libslirp's own descriptors, behind the bridge's epoll descriptor: the dataplane calls
+        ``SlirpBridge.service`` when a socket, the timeout or a guest frame needs a turn.
+
+        The same mapping from start to end (the dataplane asks again when it removes us)."""
+        return self._watched
 
     def drain(self) -> None:
         queue = self._queue
@@ -203,10 +220,12 @@ async def open_slirp_endpoint(
                              fd=fd, settings=settings, queue_limit=queue_limit, **kwargs)
     try:
         endpoint.attach_bridge(SlirpBridge(settings=settings, deliver=endpoint.deliver,
-                                           library=lib))
+                                           library=lib, external=True,
+                                           on_failure=endpoint.hang_up))
         assert endpoint.bridge is not None
         async with trio.open_nursery() as nursery:
             await nursery.start(_run_bridge, endpoint.bridge, endpoint)
+            endpoint._watched = {endpoint.bridge.fileno(): endpoint.bridge.service}
             try:
                 yield endpoint
             finally:
