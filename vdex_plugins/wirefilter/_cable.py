@@ -33,6 +33,7 @@ from ._timer import DeadlineWaiter
 log = logging.getLogger("vdex.wirefilter")
 
 READ_SIZE = 65536
+READS_PER_WAKE = 8
 MAX_PENDING = 1 << 20
 """Bytes an output keeps while its pipe is full; beyond this new frames are dropped (counted)."""
 HIGH_WATER = 64 << 10
@@ -259,7 +260,6 @@ class StreamCable:
         reader = _RecordReader()
         gate = DeadlineWaiter(precise=self.waiter.precise)
         frames: list[bytes] = []
-        submit = frames.append
         try:
             while True:
                 while not model.accepting(direction, trio.current_time()):
@@ -275,33 +275,47 @@ class StreamCable:
                     cancel_scope.cancel()
                     return
                 await trio.lowlevel.wait_readable(fd)
-                try:
-                    data = os.read(fd, READ_SIZE)
-                except BlockingIOError:
-                    continue
-                except OSError as exc:
-                    log.warning("input %d failed: %s", fd, exc.strerror)
-                    data = b""
-                if not data:
-                    await self._finish(direction)
-                    self.exit_reason = f"end of input {fd}"
-                    cancel_scope.cancel()
-                    return
-                transparent = self.blinker is None and model.transparent(direction)
-                count = reader.consume(data, transparent, submit, out.raw)
-                if transparent:
-                    model.count_passthrough(direction, count)
-                elif frames:
-                    now = trio.current_time()
-                    send = self._send
-                    for frame in frames:
-                        for copy in model.submit(direction, frame, now):
-                            send(direction, copy)
-                    frames.clear()
-                    self.waiter.wake_if_earlier(model.next_deadline())
+                # Read again at once while there is more: a frame written meanwhile by the
+                # process on the other CPU costs a read, not another trip through the scheduler.
+                for _ in range(READS_PER_WAKE):
+                    try:
+                        data = os.read(fd, READ_SIZE)
+                    except BlockingIOError:
+                        break
+                    except OSError as exc:
+                        log.warning("input %d failed: %s", fd, exc.strerror)
+                        data = b""
+                    if not data:
+                        out.flush()
+                        await self._finish(direction)
+                        self.exit_reason = f"end of input {fd}"
+                        cancel_scope.cancel()
+                        return
+                    self._consume(direction, data, reader, frames)
+                    if out.congested or not model.accepting(direction, trio.current_time()):
+                        break
                 out.flush()
         finally:
             gate.close()
+
+    def _consume(self, direction: int, data: bytes, reader: _RecordReader,
+                 frames: list[bytes]) -> None:
+        """One read's records: copied verbatim when the direction is transparent, else through
+        the model."""
+        model = self.model
+        out = self.outputs[direction]
+        transparent = self.blinker is None and model.transparent(direction)
+        count = reader.consume(data, transparent, frames.append, out.raw)
+        if transparent:
+            model.count_passthrough(direction, count)
+        elif frames:
+            now = trio.current_time()
+            send = self._send
+            for frame in frames:
+                for copy in model.submit(direction, frame, now):
+                    send(direction, copy)
+            frames.clear()
+            self.waiter.wake_if_earlier(model.next_deadline())
 
     async def _finish(self, direction: int) -> None:
         """The input ended: let the frames already in flight in this direction arrive."""

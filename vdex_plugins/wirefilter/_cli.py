@@ -9,6 +9,7 @@ alternate stdin -> stdout (RL); with only stdin and stdout pipes it is monodirec
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
 import os
 import random
@@ -28,6 +29,7 @@ from ._model import WireFilterModel
 from ._values import Param, ValueSyntaxError, parse_value
 
 log = logging.getLogger("vdex.wirefilter")
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 VALUE_OPTIONS: tuple[tuple[Param, tuple[str, ...], str], ...] = (
     (Param.LOSS, ("-l", "-loss", "--loss"), "loss percentage"),
@@ -89,6 +91,19 @@ def _is_stream_fd(fd: int) -> bool:
     except OSError:
         return False
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+PIPE_SIZE = int(os.environ.get("VDEX_WF_PIPE", str(1 << 20)))
+
+
+def enlarge_pipe(fd: int) -> None:
+    """Give a cable pipe more room than the kernel's 64 KiB (F_SETPIPE_SZ), so a burst waits in
+    the pipe instead of stalling the vde_plug that feeds it; best effort."""
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        pass
 
 
 def choose_topology(environ: dict[str, str] | os._Environ[str]) -> tuple[list[int], list[int]]:
@@ -230,6 +245,7 @@ def run(ns: argparse.Namespace) -> int:
                             outputs=[StreamOutput(fd=fd) for fd in outputs])
         for fd in {*inputs, *outputs}:
             os.set_blocking(fd, False)
+            enlarge_pipe(fd)
         if ns.blink:
             ident = ns.blinkid if ns.blinkid else f"{os.getpid():06d}"
             blink = Blink(path=ns.blink, ident=ident, mono=cable.mono)

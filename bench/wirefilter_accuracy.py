@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""wirefilter accuracy and cost: vdex wirefilter and Debian's wirefilter on the same cable.
+
+Topology, for each tool in turn (A B A B ..., ``RUNS`` times)::
+
+    sender -- vde_switch A -- dpipe: vde_plug A = FILTER = vde_plug B -- vde_switch B -- receiver
+
+1. **Accuracy**, with ``-d 50 -b 1250000 -l 10 -L 5`` (50 ms, 10 Mbit/s, 10 % loss in bursts
+   of 5 on average), both directions set, measured left to right:
+   * paced phase: ``PACED`` frames of 200 bytes, one per millisecond (1.6 Mbit/s, so the
+     bandwidth queue stays empty): loss rate, mean loss burst, and one-way delay. The delay is
+     reported as measured minus the path latency of the same cable without impairment (next
+     item), against the setting plus the frame's serialisation time at 10 Mbit/s (0.16 ms).
+   * burst phase: ``BURST`` frames of 1000 bytes offered at 20 Mbit/s: the rate they arrive at
+     (least-squares slope of arrivals over time), counting 1002 bytes per frame as both filters
+     do (frame plus the 2-byte stream header).
+2. **Baseline**: the same cable with the filter and no option: path latency (paced frames).
+3. **Unimpaired throughput**: the cable with the filter and no option, blasted for ``SECS`` s by
+   bench/vdebench.c (libvdeplug, sendmmsg) with 1514-byte and 64-byte frames: frames/s received.
+
+Targets (issue): vdex within 2 % of the setting for delay and bandwidth, loss inside the 95 %
+confidence band of the Gilbert model, unimpaired throughput at least 1.0x the real wirefilter's.
+
+Run as root from the project root (needs vde2, vdeplug, gcc and libvdeplug-dev for the blaster):
+
+    python3 bench/wirefilter_accuracy.py            # RUNS=3 PACED=5000 BURST=3000 SECS=3
+    JSON=bench/results/wirefilter.json python3 bench/wirefilter_accuracy.py
+
+The lab (switches, cables, clients) is tests/vdex_plugins/wirefilter/wf_lab.py; the blaster is
+../shared/bench/vdebench.c built by ../shared/bench/benchlib.py (``VDEBENCH`` overrides it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "vdex_plugins" / "wirefilter"))
+
+from wf_lab import Arrivals, Lab, await_path, paced_run, vdex_wirefilter_argv  # noqa: E402
+
+RUNS = int(os.environ.get("RUNS", "3"))
+PACED = int(os.environ.get("PACED", "5000"))
+BURST = int(os.environ.get("BURST", "3000"))
+SECS = float(os.environ.get("SECS", "3"))
+SHARED_BENCH = Path(os.environ.get("VDE_SHARED_BENCH", REPO.parent / "shared" / "bench"))
+
+DELAY_MS, BAND_BPS, LOSS, BURST_LEN = 50.0, 1_250_000, 0.10, 5.0
+SETTINGS = ["-d", "50", "-b", "1250000", "-l", "10", "-L", "5"]
+TOOLS: dict[str, Callable[[list[str]], list[str]]] = {
+    "wirefilter": lambda args: ["wirefilter", *args],
+    "vdex": lambda args: vdex_wirefilter_argv(*args),
+}
+
+
+def gilbert_band(n: int) -> tuple[float, float]:
+    """95 % band of the loss rate over n frames of the Gilbert model (correlated samples)."""
+    alpha, beta = LOSS / (BURST_LEN * (1 - LOSS)), 1 / BURST_LEN
+    inflation = (2 - alpha - beta) / (alpha + beta)
+    sd = math.sqrt(LOSS * (1 - LOSS) / n * inflation)
+    return LOSS - 1.96 * sd, LOSS + 1.96 * sd
+
+
+def loss_bursts(result: Arrivals) -> float:
+    runs, current = [], 0
+    for seq in range(result.sent):
+        if seq not in result.latencies_ms:
+            current += 1
+        elif current:
+            runs.append(current)
+            current = 0
+    return statistics.fmean(runs) if runs else 0.0
+
+
+def burst_rate(lab: Lab, sender, receiver) -> float:  # type: ignore[no-untyped-def]
+    """Offer BURST frames of 1000 bytes at 20 Mbit/s; return the arrival rate in bit/s."""
+    result = paced_run(sender, receiver, count=BURST, interval=1002 * 8 / 20e6, size=1000,
+                       settle=BURST * 1002 / BAND_BPS * 0.6 + 1.0)
+    times = sorted(t / 1e9 for t, _seq in result.arrival_ns)
+    if len(times) < 10:
+        return 0.0
+    # Least-squares slope of bits delivered against arrival time: one late frame at either end
+    # (a descheduled receiver on a shared 2-core machine) does not bias it as first-to-last would.
+    n = len(times)
+    mean_t = statistics.fmean(times)
+    mean_k = (n - 1) / 2
+    cov = sum((t - mean_t) * (k - mean_k) for k, t in enumerate(times))
+    var = sum((t - mean_t) ** 2 for t in times)
+    return cov / var * 1002 * 8
+
+
+def cable(lab: Lab, argv: list[str]):  # type: ignore[no-untyped-def]
+    n = len(lab.switches)
+    a, b = lab.switch(f"a{n}"), lab.switch(f"b{n}")
+    proc = lab.cable(a, b, argv)
+    sender, receiver = lab.client(a), lab.client(b)
+    await_path(sender, receiver)
+    return proc, sender, receiver, a, b
+
+
+def accuracy(lab: Lab, tool: str) -> dict[str, float]:
+    proc, sender, receiver, _a, _b = cable(lab, TOOLS[tool](SETTINGS))
+    paced = paced_run(sender, receiver, count=PACED, interval=0.001, size=200, settle=1.0)
+    rate = burst_rate(lab, sender, receiver)
+    lab.stop_cable(proc)
+    return {
+        "delay_ms": statistics.median(paced.latencies_ms.values()),
+        "loss": 1 - paced.received / paced.sent,
+        "burst": loss_bursts(paced),
+        "rate_bps": rate,
+    }
+
+
+def baseline(lab: Lab, tool: str) -> float:
+    proc, sender, receiver, _a, _b = cable(lab, TOOLS[tool]([]))
+    result = paced_run(sender, receiver, count=1000, interval=0.001, size=200, settle=0.5)
+    lab.stop_cable(proc)
+    return statistics.median(result.latencies_ms.values())
+
+
+def vdebench() -> str | None:
+    if os.environ.get("VDEBENCH"):
+        return os.environ["VDEBENCH"]
+    if not (SHARED_BENCH / "benchlib.py").exists():
+        return None
+    sys.path.insert(0, str(SHARED_BENCH))
+    import benchlib  # type: ignore[import-not-found]
+
+    return str(benchlib.build_helper())
+
+
+def throughput(lab: Lab, tool: str, exe: str, size: int) -> float:
+    """Frames/s through the unimpaired cable while vdebench blasts for SECS seconds."""
+    proc, sender, receiver, a, b = cable(lab, TOOLS[tool]([]))
+    sender.close()
+    receiver.close()
+    lab.clients.clear()
+    recv = subprocess.Popen([exe, "recv", str(b), "02:00:00:00:bb:01"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert recv.stderr is not None
+        ready = recv.stderr.readline()
+        assert "READY" in ready, ready
+        time.sleep(0.3)  # the hello crosses the cable: switch B learns the receiver
+        send = subprocess.run([exe, "send", str(a), str(size), str(SECS), "02:00:00:00:bb:01",
+                               "02:00:00:00:aa:01"], capture_output=True, text=True,
+                              timeout=SECS + 30)
+        sent = json.loads(send.stdout)
+        time.sleep(0.5)
+    finally:
+        recv.send_signal(signal.SIGTERM)
+        out, _err = recv.communicate(timeout=10)
+    got = json.loads(out)
+    lab.stop_cable(proc)
+    span = got["span"] or SECS
+    return got["frames"] / span if sent["sent"] else 0.0
+
+
+def main() -> int:
+    exe = vdebench()
+    results: dict[str, dict[str, list[float]]] = {t: {} for t in TOOLS}
+
+    def add(tool: str, key: str, value: float) -> None:
+        results[tool].setdefault(key, []).append(value)
+
+    for run in range(RUNS):
+        for tool in TOOLS:
+            lab = Lab.create()
+            try:
+                base = baseline(lab, tool)
+                acc = accuracy(lab, tool)
+                add(tool, "base_ms", base)
+                add(tool, "delay_ms", acc["delay_ms"] - base)
+                add(tool, "loss", acc["loss"])
+                add(tool, "burst", acc["burst"])
+                add(tool, "rate_bps", acc["rate_bps"])
+                if exe is not None:
+                    add(tool, "fps_1514", throughput(lab, tool, exe, 1514))
+                    add(tool, "fps_64", throughput(lab, tool, exe, 64))
+            finally:
+                lab.close()
+            print(f"run {run + 1} {tool}: " + ", ".join(
+                f"{k}={v[-1]:.4g}" for k, v in results[tool].items()), flush=True)
+
+    low, high = gilbert_band(PACED)
+    expected_delay = DELAY_MS + 202 / BAND_BPS * 1000
+    med = {t: {k: statistics.median(v) for k, v in r.items()} for t, r in results.items()}
+    print()
+    print(f"median of {RUNS} runs; paced {PACED} frames, burst {BURST} frames")
+    print(f"{'':28} {'set':>12} {'wirefilter':>12} {'vdex':>12}")
+    rows = [
+        ("path latency, no impairment (ms)", "", "base_ms", 1.0, "{:.3f}"),
+        ("delay (ms, path subtracted)", f"{expected_delay:.2f}", "delay_ms", 1.0, "{:.3f}"),
+        ("bandwidth (Mbit/s)", f"{BAND_BPS * 8 / 1e6:.2f}", "rate_bps", 1e-6, "{:.3f}"),
+        ("loss (%)", f"{LOSS * 100:.1f}", "loss", 100.0, "{:.2f}"),
+        ("mean loss burst (frames)", f"{BURST_LEN:.1f}", "burst", 1.0, "{:.2f}"),
+        ("unimpaired 1514 B (kframes/s)", "", "fps_1514", 1e-3, "{:.1f}"),
+        ("unimpaired 64 B (kframes/s)", "", "fps_64", 1e-3, "{:.1f}"),
+    ]
+    for label, setting, key, scale, fmt in rows:
+        cells = [fmt.format(med[t][key] * scale) if key in med[t] else "-" for t in TOOLS]
+        print(f"{label:28} {setting:>12} {cells[0]:>12} {cells[1]:>12}")
+    v, r = med["vdex"], med["wirefilter"]
+    checks = {
+        "delay within 2 %": abs(v["delay_ms"] - expected_delay) / DELAY_MS <= 0.02,
+        "bandwidth within 2 %": abs(v["rate_bps"] - BAND_BPS * 8) / (BAND_BPS * 8) <= 0.02,
+        f"loss in 95 % band [{low * 100:.2f}, {high * 100:.2f}] %": low <= v["loss"] <= high,
+    }
+    if "fps_1514" in v:
+        checks["unimpaired 1514 B >= 1.0x wirefilter"] = v["fps_1514"] >= r["fps_1514"]
+        checks["unimpaired 64 B >= 1.0x wirefilter"] = v["fps_64"] >= r["fps_64"]
+    print()
+    for name, ok in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'}  vdex {name}")
+    if os.environ.get("JSON"):
+        Path(os.environ["JSON"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(os.environ["JSON"]).write_text(json.dumps(
+            {"runs": results, "median": med, "checks": checks, "paced": PACED, "burst": BURST},
+            indent=1))
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
