@@ -30,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -181,8 +180,8 @@ def main() -> None:
                   file=sys.stderr, flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
-    print(f"| variant | MB/s median | min | max | CPU s per 100 MB | 64-byte TCP round trip "
-          f"| MB/s vs vde (median of per-round ratios) |")
+    print("| variant | MB/s median | min | max | CPU s per 100 MB | 64-byte TCP round trip "
+          "| MB/s vs vde (median of per-round ratios) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for variant, runs in results.items():
         speeds = [r["mb_per_s"] for r in runs]

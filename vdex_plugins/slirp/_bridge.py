@@ -320,6 +320,7 @@ class SlirpBridge:
                 if self.external:
                     self._failed = trio.Event()
                     self._refill()  # watch the forwards' sockets before anyone polls us
+                    self._clear_poke()  # raised by the set-up (timers armed): nothing left
                     task_status.started()
                     await self._failed.wait()
                     assert self._failure is not None
@@ -408,8 +409,7 @@ class SlirpBridge:
             self._turns += 1
             ready = self._ready = dict(epoll.poll(0))
             if ready.pop(self._poke_fd, None) is not None:
-                with contextlib.suppress(BlockingIOError):
-                    os.eventfd_read(self._poke_fd)
+                self._clear_poke()
             self._poked = False
             timer = self._timerfd
             if timer is not None and ready.pop(timer.fd, None) is not None:
@@ -455,6 +455,11 @@ class SlirpBridge:
                 self._enter(callback, cb_opaque)
             else:
                 self._enter(lib.slirp_handle_timer, slirp, timer_id, cb_opaque)
+
+    def _clear_poke(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self._poke_fd)
+        self._poked = False
 
     def _fail(self, exc: BaseException) -> None:
         log.error("slirp stopped: %r", exc)

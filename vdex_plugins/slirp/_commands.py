@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from vdex.mgmt.context import CommandContext
     from vdex.runtime.switch import Switch
 
-ADD_SYNTAX = "[-D] [-H ADDR/LEN] [-N DNS] [-L|-U FWD]... [-t DIR] [--port N] ..."
-FORWARD_SYNTAX = "N -L|-U [HADDR:]HPORT:GADDR:GPORT"
+ADD_SYNTAX = "[-D] [-H ADDR/LEN] [-N DNS] [-L/-U FWD]... [-t DIR] [--port N] ..."
+FORWARD_SYNTAX = "N -L/-U [HADDR:]HPORT:GADDR:GPORT"
 CLOSE_TIMEOUT = 5.0
 
 

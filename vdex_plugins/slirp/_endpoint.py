@@ -34,6 +34,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -206,6 +207,7 @@ async def open_slirp_endpoint(
     description: str,
     library: C.LibSlirp | None = None,
     queue_limit: int = QUEUE_LIMIT,
+    clock_ns: Callable[[], int] = time.monotonic_ns,
     **kwargs: Any,
 ) -> AsyncIterator[SlirpEndpoint]:
     """A running slirp endpoint for the ``async with`` block; its bridge runs in this task's
@@ -220,7 +222,7 @@ async def open_slirp_endpoint(
                              fd=fd, settings=settings, queue_limit=queue_limit, **kwargs)
     try:
         endpoint.attach_bridge(SlirpBridge(settings=settings, deliver=endpoint.deliver,
-                                           library=lib, external=True,
+                                           library=lib, clock_ns=clock_ns, external=True,
                                            on_failure=endpoint.hang_up))
         assert endpoint.bridge is not None
         async with trio.open_nursery() as nursery:

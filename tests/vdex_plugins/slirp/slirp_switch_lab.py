@@ -140,9 +140,9 @@ def console(path: str, *lines: str) -> list[Reply]:
 
 
 def attach_guest(stack: contextlib.ExitStack, guest: Namespace, switch_dir: str,
-                 tap: str) -> Session:
+                 tap: str, *, switch_dir_name: str = "sw") -> Session:
     """vdeplug4's ``vde_plug vde://SW tap://TAP`` inside ``guest``: the guest's interface."""
-    sw = os.path.join(switch_dir, "sw")
+    sw = os.path.join(switch_dir, switch_dir_name)
     session = Session(stack, guest.argv("vde_plug", f"vde://{sw}", f"tap://{tap}"))
     wait_for(lambda: tap in guest.interfaces() or not session.alive(), what=f"tap {tap}")
     assert session.alive(), f"vde_plug exited: {session.proc.stderr.read() if session.proc.stderr else ''}"  # noqa: E501

@@ -11,7 +11,9 @@ from __future__ import annotations
 import errno
 import os
 import re
+import select
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,11 +27,13 @@ from slirp_frames import (
     icmp_echo,
     is_arp_reply,
     is_echo_reply,
+    is_router_advertisement,
     mac,
     parse_dhcp_reply,
 )
 from slirp_isolation import in_isolated_netns
 
+from vdex.runtime.dataplane import Dataplane
 from vdex.runtime.switch import Switch
 from vdex.testing import AsyncMgmtClient, AsyncVdeClient, running_switch
 from vdex_plugins.slirp import SlirpSettings
@@ -295,3 +299,63 @@ async def test_endpoint_closes_its_eventfd() -> None:
     with pytest.raises(OSError):
         os.fstat(fd)
     assert endpoint.closed.is_set()
+
+
+def readable(fd: int) -> bool:
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+async def test_guest_frames_ask_for_one_turn_per_batch() -> None:
+    """The dataplane drives the bridge: guest frames raise its descriptor once, one turn of
+    service() answers them all."""
+    async with open_slirp_endpoint(SlirpSettings(), description="t") as endpoint:
+        bridge = endpoint.bridge
+        assert bridge is not None and bridge.external
+        (fd,) = endpoint.watched()
+        assert fd == bridge.fileno() and not readable(fd)
+        for n in range(1, 4):
+            endpoint.send(arp_request(mac(n), f"10.0.2.{14 + n}", "10.0.2.99"))
+        assert readable(fd)
+        turns = bridge.statistics().loop_turns
+        bridge.service()
+        assert bridge.statistics().loop_turns == turns + 1
+        assert not readable(fd)
+
+
+class ShiftedClock:
+    """Monotonic time plus an offset a test moves."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+
+    def __call__(self) -> int:
+        return time.monotonic_ns() + self.offset
+
+
+async def test_timers_fire_from_the_timerfd_without_trio() -> None:
+    """libslirp's IPv6 router advertisement timer, brought to 50 ms ahead: the bridge's timerfd
+    wakes the dataplane, which takes the turn that sends the advertisement."""
+    clock = ShiftedClock()
+    arrived = trio.Event()
+    dataplane = Dataplane()
+
+    def receive(frame: bytes) -> None:
+        if is_router_advertisement(frame):
+            arrived.set()
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(dataplane.run)
+        async with open_slirp_endpoint(SlirpSettings(), description="t",
+                                       clock_ns=clock) as endpoint:
+            endpoint.port.receive = receive
+            dataplane.add(endpoint)
+            bridge = endpoint.bridge
+            assert bridge is not None
+            due_ms = bridge._timers.next_deadline()
+            assert due_ms is not None, "libslirp armed its router advertisement timer"
+            clock.offset += (due_ms - 50) * 1_000_000 - clock()
+            endpoint.send(arp_request(mac(1), "10.0.2.15", "10.0.2.99"))  # a turn: re-arm
+            with trio.fail_after(5):
+                await arrived.wait()
+            dataplane.remove(endpoint)
+        nursery.cancel_scope.cancel()
