@@ -1,7 +1,7 @@
 """The ``udp://`` endpoint: one raw Ethernet frame per UDP datagram, as vdeplug4's udp module.
 
 Wire and socket behaviour follow vdeplug4 4.0.1 so that a vdex end and a ``vde_plug udp://`` end
-work together:
+work together (the socket discipline, shared with ``ptp://``, is :mod:`vdex_plugins._p2p`):
 
 * the socket is bound to the source (any address of the destination's family when none is
   given) and is **connected on the first send**: until then it takes datagrams from anyone,
