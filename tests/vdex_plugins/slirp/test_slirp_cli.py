@@ -196,3 +196,18 @@ def test_module_runs_without_the_console_script() -> None:
                           text=True, timeout=60, env={**os.environ, "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0 and done.stdout.startswith("usage: vdex slirp")
     assert sys.executable == PYTHON
+
+
+def test_a_forward_on_a_busy_port_exits_1(stack: contextlib.ExitStack,
+                                          slirp_ns: Namespace) -> None:
+    root = stack.enter_context(lab_files())
+    start_services(stack, slirp_ns, root)  # the HTTP server holds 127.0.0.1:8080
+    directory = short_dir(stack)
+    vdex_switch(stack, slirp_ns, directory)
+    done = subprocess.run(slirp_ns.argv(*VDEX, "slirp", "-s", os.path.join(directory, "sw"),
+                                        "-L", f"{HTTP_PORT}:10.0.2.15:80"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done
+    assert (f"vdex slirp: cannot listen for forward tcp 127.0.0.1:{HTTP_PORT} -> 10.0.2.15:80: "
+            "the host address is in use") in done.stderr
+    assert "Starting slirpvde" not in done.stderr
