@@ -359,3 +359,13 @@ async def test_timers_fire_from_the_timerfd_without_trio() -> None:
                 await arrived.wait()
             dataplane.remove(endpoint)
         nursery.cancel_scope.cancel()
+
+
+async def test_plugin_add_slirp_takes_no_arguments(sockdir: str) -> None:
+    async with running_switch(sockdir) as switch:
+        async with await AsyncMgmtClient.connect(os.path.join(sockdir, "mgmt")) as console:
+            reply = await console.command("plugin/add slirp queue=5")
+            assert reply.status == 1000 + errno.EINVAL
+            assert "slirp" not in switch.plugins.active
+            await console.ok("plugin/add slirp")
+            assert "slirp" in switch.plugins.active
