@@ -92,8 +92,8 @@ def _help(text: str, side: Side, command: str) -> str:
     kept = []
     for line in text.split("\n"):
         path = line.split(" ", 1)[0]
-        menu = path.split("/", 1)[0] if "/" in path else ("" if path not in
-                                                           ("fstp", "vlan", "tap") else path)
+        header = "============" in line  # a menu header: the menu is its own path
+        menu = path.split("/", 1)[0] if "/" in path else (path if header else "")
         framing = not line or line.startswith(("COMMAND PATH", "------------", "0000 ", ".", "1"))
         if framing or (menu in CORE_MENUS and path not in VDEX_ONLY_COMMANDS):
             kept.append(line)

@@ -249,7 +249,7 @@ async def test_a_plugin_whose_service_fails_later_stops_alone(sockdir: str, plug
 
 
 async def test_builtin_plugins_by_short_name(sockdir: str) -> None:
-    async with running_switch(sockdir, plugins=["no:vlan", "no:fstp", "no:tap"]) as sw, \
+    async with running_switch(sockdir, defaults=False) as sw, \
             await RawConsole.connect(sw.options.mgmt) as c:
         await c.banner()
         assert await c.command("plugin/list") == (

@@ -68,8 +68,12 @@ class PluginHost:
             if scheme in plugin.port_types:
                 return plugin, plugin.port_types[scheme]
         schemes = sorted(s for p in self.active.values() for s in p.port_types)
-        raise PortError(f"no port type {scheme!r} (available: {', '.join(schemes) or 'none'}); "
-                        "is its plugin loaded? (plugin/add NAME)")
+        from ..plugins import builtin_plugins
+
+        hint = (f"plugin/add {scheme} first (or start the switch without -p no:{scheme})"
+                if scheme in builtin_plugins() else "is the plugin that provides it loaded?")
+        raise PortError(f"no port type {scheme!r} here (available: "
+                        f"{', '.join(schemes) or 'none'}): {hint}")
 
     def all_stages(self) -> list[tuple[str, FrameStage]]:
         return [(p.name, s) for p in self.active.values() for s in p.stages]
