@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from vdex._core.frame import ETH_HEADER_LEN, MAX_FRAME_LEN
-from vdex._core.port import DropCounters, Port
-from vdex.runtime.endpoint import DRAIN_BATCH, RECV_SIZE, FrameEndpoint
+from vdex._core.port import DropCounters
+from vdex.runtime.endpoint import DRAIN_BATCH, FrameEndpoint
 
 _NOT_CONNECTED = frozenset((errno.EDESTADDRREQ, errno.ENOTCONN))
 PEER_ABSENT = frozenset((errno.ECONNREFUSED, errno.ENOENT, errno.EHOSTUNREACH,
@@ -105,54 +103,18 @@ class PeerEndpoint(FrameEndpoint):
         return cls(fd=sock.fileno(), recv=sock.recv, write=sock.send, closer=sock.close,
                    sock=sock, destination=destination, **kwargs)
 
-    # ------------------------------------------------------------------ receive
+    # ------------------------------------------------------------------ error paths
 
-    def drain(self) -> None:
-        port = self.port
-        receive = port.receive
-        recv = self.recv
-        frames = nbytes = short = long = 0
-        wake = self.wakeups[0]  # busy (readable on consecutive wake-ups): drain; idle: one
-        batch = _BATCH if wake == self._last_wake + 1 else _ONE
-        self._last_wake = wake
-        try:
-            for _ in batch:
-                frame = recv(RECV_SIZE)
-                n = len(frame)
-                if ETH_HEADER_LEN <= n <= MAX_FRAME_LEN:
-                    frames += 1
-                    nbytes += n
-                    receive(frame)
-                elif n > MAX_FRAME_LEN:
-                    long += 1
-                elif n:
-                    short += 1
-                else:
-                    self.disconnects += 1
-                    dissolve_association(self.fd)
-        except BlockingIOError:
-            pass
-        except OSError as exc:
-            if exc.errno in PEER_ABSENT:
-                self.absent += 1
-            else:
-                self.hang_up(exc)
-        finally:
-            if short or long:
-                port.drops.runt += short
-                port.drops.oversize += long
-            port.in_frames += frames
-            port.in_bytes += nbytes
+    def _received_empty(self, count: int) -> None:
+        """A zero-length datagram dissolves the association (vdeplug4's udp:// does so)."""
+        self.disconnects += count
+        dissolve_association(self.fd)
 
-    # ------------------------------------------------------------------ send
-
-    def send(self, frame: bytes) -> None:
-        try:
-            self.write(frame)
-        except BlockingIOError:
-            self.port.drops.tx_full += 1
-        except OSError as exc:
-            self._send_failed(self.port.drops, exc, frame)
+    def _recv_failed(self, exc: OSError) -> None:
+        if exc.errno in PEER_ABSENT:
+            self.absent += 1
+        else:
+            self.hang_up(exc)
 
     def _send_failed(self, drops: DropCounters, exc: OSError, frame: bytes) -> None:
         """The error path of a send: connect (first send, or a peer that came back) and retry
@@ -173,24 +135,6 @@ class PeerEndpoint(FrameEndpoint):
             drops.tx_error += 1
             return
         self._count_send_error(drops, exc)
-
-    def transmitter(self, port: Port) -> Callable[..., None]:
-        """Fused count-and-send; connecting happens in the error path only."""
-        write = self.write
-        drops = port.drops
-        failed = self._send_failed
-
-        def transmit(frame: bytes, _tagged: bool = False) -> None:
-            port.out_frames += 1
-            port.out_bytes += len(frame)
-            try:
-                write(frame)
-            except BlockingIOError:
-                drops.tx_full += 1
-            except OSError as exc:
-                failed(drops, exc, frame)
-
-        return transmit
 
 
 __all__ = ["DEFAULT_RCVBUF", "PEER_ABSENT", "PeerEndpoint", "dissolve_association",

@@ -171,7 +171,7 @@ class FrameEndpoint(Endpoint):
         receive = port.receive
         recv = self.recv
         min_frame = self.min_frame
-        frames = nbytes = short = long = 0
+        frames = nbytes = short = long = empty = 0
         wake = self.wakeups[0]
         batch = _BATCH if wake == self._last_wake + 1 else _ONE
         self._last_wake = wake
@@ -186,12 +186,16 @@ class FrameEndpoint(Endpoint):
                 elif n > MAX_FRAME_LEN:
                     long += 1
                 elif n:
-                    short += 1  # zero-length datagrams (old libvdeplug's goodbye) are ignored
+                    short += 1
+                else:
+                    empty += 1
         except BlockingIOError:
             pass
         except OSError as exc:
-            self.hang_up(exc)
+            self._recv_failed(exc)
         finally:
+            if empty:
+                self._received_empty(empty)
             if short or long:
                 port.drops.runt += short
                 port.drops.oversize += long
@@ -199,19 +203,32 @@ class FrameEndpoint(Endpoint):
             port.in_frames += frames
             port.in_bytes += nbytes
 
+    # The error paths, for subclasses to refine (a UDP peer that is not there yet is no error).
+
+    def _recv_failed(self, exc: OSError) -> None:
+        """A read failed with something other than EAGAIN: the descriptor is gone."""
+        self.hang_up(exc)
+
+    def _received_empty(self, count: int) -> None:
+        """Zero-length datagrams arrived (old libvdeplug says goodbye so): ignored."""
+
+    def _send_failed(self, drops: DropCounters, exc: OSError, frame: bytes) -> None:
+        """A send failed with something other than EAGAIN: counted, logged rate-limited."""
+        self._count_send_error(drops, exc)
+
     def send(self, frame: bytes) -> None:
         try:
             self.write(frame)
         except BlockingIOError:
             self.port.drops.tx_full += 1
         except OSError as exc:
-            self._count_send_error(self.port.drops, exc)
+            self._send_failed(self.port.drops, exc, frame)
 
     def transmitter(self, port: Port) -> Callable[..., None]:
         """A fused ``port.transmit`` for a port whose only endpoint this is (see Port)."""
         write = self.write
         drops = port.drops
-        count_error = self._count_send_error
+        failed = self._send_failed
 
         def transmit(frame: bytes, _tagged: bool = False) -> None:
             port.out_frames += 1
@@ -221,7 +238,7 @@ class FrameEndpoint(Endpoint):
             except BlockingIOError:
                 drops.tx_full += 1
             except OSError as exc:
-                count_error(drops, exc)
+                failed(drops, exc, frame)
 
         return transmit
 
