@@ -213,6 +213,12 @@ class StreamCable:
     def now(self) -> float:
         return trio.current_time()
 
+    def extra_stats(self) -> list[str]:
+        """``showstats`` lines about the pipes: frames lost because an output stayed full."""
+        labels = ("",) if self.mono else ("L->R ", "R->L ")
+        return [f"{label}output full: dropped {out.dropped}"
+                for label, out in zip(labels, self.outputs, strict=True)]
+
     # ------------------------------------------------------------------ sending
 
     def _send(self, direction: int, frame: bytes) -> None:

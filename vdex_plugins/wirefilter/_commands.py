@@ -233,6 +233,9 @@ def cmd_showstats(target: FilterTarget, args: str) -> Reply:
             f"bandwidth {st.drop_bandwidth} backlog {st.drop_backlog} flushed {st.drop_flushed}")
     if model.markov.skipped_steps:
         lines.append(f"Markov steps skipped (timer late) {model.markov.skipped_steps}")
+    extra = getattr(target, "extra_stats", None)
+    if extra is not None:
+        lines += extra()
     return lines
 
 
