@@ -226,6 +226,12 @@ async def serve(cable: StreamCable, *, mgmt: str | None, mgmt_mode: int,
     return caught[0] if caught else None
 
 
+def _only_exception(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def run(ns: argparse.Namespace) -> int:
     """Run ``vdex wirefilter`` with parsed options; return the exit status."""
     if not logging.getLogger().handlers:
@@ -252,8 +258,14 @@ def run(ns: argparse.Namespace) -> int:
             cable.blink = (ns.blink, ident)
             cable.blinker = blink
         log.info("%s filter starting", "monodirectional" if cable.mono else "bidirectional")
-        signum = trio.run(lambda: serve(cable, mgmt=ns.mgmt, mgmt_mode=mgmt_mode,
-                                        rcfile=ns.rcfile))
+        try:
+            signum = trio.run(lambda: serve(cable, mgmt=ns.mgmt, mgmt_mode=mgmt_mode,
+                                            rcfile=ns.rcfile))
+        except BaseExceptionGroup as group:  # a nursery wraps what failed at start-up
+            inner = _only_exception(group)
+            if isinstance(inner, ConfigError):
+                raise inner from None
+            raise
     except ConfigError as exc:
         print(f"vdex wirefilter: {exc}", file=sys.stderr)
         return 1

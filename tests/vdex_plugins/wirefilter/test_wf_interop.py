@@ -26,10 +26,10 @@ def median_latency(result: Arrivals) -> float:
     return statistics.median(result.latencies_ms.values())
 
 
-def cable_run(lab: Lab, middle: list[str], *, count: int = 100, both_ways: bool = False
-              ) -> tuple[Arrivals, Arrivals | None]:
+def cable_run(lab: Lab, middle: list[str], *, count: int = 100, both_ways: bool = False,
+              vdex_tools: bool = False) -> tuple[Arrivals, Arrivals | None]:
     a, b = lab.switch(f"a{len(lab.switches)}"), lab.switch(f"b{len(lab.switches)}")
-    cable = lab.cable(a, b, middle)
+    cable = lab.cable(a, b, middle, vdex_tools=vdex_tools)
     left, right = lab.client(a), lab.client(b)
     await_path(left, right)
     there = paced_run(left, right, count=count, interval=0.01, size=200, settle=0.5)
@@ -48,6 +48,17 @@ def test_vdex_wirefilter_in_a_dpipe_cable_delays_both_ways(lab: Lab) -> None:
         assert result.received == result.sent
         assert min(result.latencies_ms.values()) >= 50.0
         assert median_latency(result) < 55.0  # not early, not much late even under load
+
+
+def test_all_vdex_cable_vdex_dpipe_vdex_plug_and_vdex_wirefilter(lab: Lab) -> None:
+    """The issue's example: ``vdex dpipe vdex plug A = vdex wirefilter -d 50 = vdex plug B``."""
+    there, back = cable_run(lab, vdex_wirefilter_argv("-d", "50"), both_ways=True,
+                            vdex_tools=True)
+    assert back is not None
+    for result in (there, back):
+        assert result.received == result.sent
+        assert min(result.latencies_ms.values()) >= 50.0
+        assert median_latency(result) < 55.0
 
 
 def test_real_and_vdex_wirefilter_give_comparable_delay(lab: Lab) -> None:

@@ -382,6 +382,22 @@ def test_vdex_entry_point_runs_the_same_tool() -> None:
     assert "-lostburst" in result.stdout and "--seed" in result.stdout
 
 
+def test_unreadable_rc_file_and_busy_console_socket_exit_1(start: Start, short_tmp: Path) -> None:
+    r, w = os.pipe()
+    try:
+        result = run_cli("-f", str(short_tmp / "missing.rc"), stdin=r)
+        assert result.returncode == 1 and "cannot read" in result.stderr
+        mgmt = short_tmp / "wf.mgmt"
+        wf = start("-M", str(mgmt))
+        wait_console(wf, mgmt)
+        result = run_cli("-M", str(mgmt), stdin=r)
+        assert result.returncode == 1 and "in use" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 def test_existing_pid_file_is_refused(start: Start, short_tmp: Path) -> None:
     pidfile = short_tmp / "wf.pid"
     pidfile.write_text("1\n")

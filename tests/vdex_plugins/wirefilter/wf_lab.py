@@ -157,15 +157,21 @@ class Lab:
         assert proc.poll() is None, "vde_switch died"
         return directory
 
-    def cable(self, left: Path, right: Path, middle: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    def cable(self, left: Path, right: Path, middle: Sequence[str] = (), *,
+              vdex_tools: bool = False) -> subprocess.Popen[bytes]:
         """``dpipe vde_plug LEFT [= MIDDLE] = vde_plug RIGHT``, started under a shell (Debian's
-        dpipe refuses to be a session leader) and recorded with its process group."""
+        dpipe refuses to be a session leader) and recorded with its process group.
+
+        ``vdex_tools``: the same cable made of ``vdex dpipe`` and ``vdex plug``.
+        """
         pgrp = self.root / f"cable{len(self.cables)}.pgrp"
-        chain = ["vde_plug", str(left)]
+        plug = [PYTHON, "-m", "vdex", "plug"] if vdex_tools else ["vde_plug"]
+        chain = [*plug, str(left)]
         if middle:
             chain += ["=", *middle]
-        chain += ["=", "vde_plug", str(right)]
-        script = 'dpipe -P "$0" "$@"; exit $?'
+        chain += ["=", *plug, str(right)]
+        dpipe = f"{PYTHON} -m vdex dpipe" if vdex_tools else "dpipe"
+        script = dpipe + ' -P "$0" "$@"; exit $?'
         proc = subprocess.Popen(["bash", "-c", script, str(pgrp), *chain], cwd=str(REPO),
                                 start_new_session=True, stdin=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
