@@ -41,13 +41,13 @@ class SwitchConsole:
         self.sock.close()
 
 
-@pytest.fixture
-def switch() -> Iterator[tuple[Path, SwitchConsole]]:
+@pytest.fixture(params=[["--plugin", "wirefilter"]], ids=["with-plugin"])
+def switch(request: pytest.FixtureRequest) -> Iterator[tuple[Path, SwitchConsole]]:
     root = Path(tempfile.mkdtemp(prefix="wfs", dir="/tmp"))
     directory, mgmt = root / "sw", root / "sw.mgmt"
     proc = subprocess.Popen(
         [PYTHON, "-m", "vdex", "switch", "-s", str(directory), "-M", str(mgmt), "--nostdin",
-         "--plugin", "wirefilter"],
+         *request.param],
         cwd=str(REPO), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)
     console = None
@@ -99,6 +99,28 @@ def test_wf_commands_on_a_running_switch(switch: tuple[Path, SwitchConsole]) -> 
         result = paced_run(sender, receiver, count=20, interval=0.01, size=100, settle=0.3)
         assert statistics.median(result.latencies_ms.values()) < 5.0
         assert console(f"wf/del {port}") == "1002 No such file or directory\n"
+    finally:
+        sender.close()
+        receiver.close()
+
+
+@pytest.mark.parametrize("switch", [[]], ids=["without-plugin"], indirect=True)
+def test_plugin_added_and_removed_at_runtime(switch: tuple[Path, SwitchConsole]) -> None:
+    directory, console = switch
+    sender, receiver = Client.join(directory, 1), Client.join(directory, 2)
+    try:
+        port = sender.conn.port
+        await_path(sender, receiver)
+        assert console("wf/show").endswith("1038 Function not implemented\n")
+        assert console("plugin/add wirefilter seed=3") == "1000 Success\n"
+        assert console(f"wf/add {port} delay=LR20") == "1000 Success\n"
+        result = paced_run(sender, receiver, count=20, interval=0.01, size=100, settle=0.3)
+        assert min(result.latencies_ms.values()) >= 20.0
+        assert console("plugin/del wirefilter") == "1000 Success\n"
+        assert console("wf/show").endswith("1038 Function not implemented\n")
+        result = paced_run(sender, receiver, count=20, interval=0.01, size=100, settle=0.3)
+        assert result.received == 20
+        assert statistics.median(result.latencies_ms.values()) < 5.0
     finally:
         sender.close()
         receiver.close()
