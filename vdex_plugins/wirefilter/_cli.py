@@ -246,6 +246,8 @@ def run(ns: argparse.Namespace) -> int:
     pidfile = _PidFile(path=ns.pidfile)
     blink = None
     try:
+        if ns.mgmt and not os.path.isdir(os.path.dirname(os.path.abspath(ns.mgmt))):
+            raise ConfigError(f"the directory of the console socket {ns.mgmt} does not exist")
         pidfile.write()
         cable = StreamCable(model=model, inputs=inputs,
                             outputs=[StreamOutput(fd=fd) for fd in outputs])
@@ -265,6 +267,8 @@ def run(ns: argparse.Namespace) -> int:
             inner = _only_exception(group)
             if isinstance(inner, ConfigError):
                 raise inner from None
+            if isinstance(inner, OSError):
+                raise ConfigError(f"cannot start: {inner.strerror or inner}") from None
             raise
     except ConfigError as exc:
         print(f"vdex wirefilter: {exc}", file=sys.stderr)
