@@ -213,6 +213,10 @@ class StreamCable:
     def now(self) -> float:
         return trio.current_time()
 
+    def changed(self) -> None:
+        """A console command ran: re-arm the timer if the model now has an earlier deadline."""
+        self.waiter.wake_if_earlier(self.model.next_deadline())
+
     def extra_stats(self) -> list[str]:
         """``showstats`` lines about the pipes: frames lost because an output stayed full."""
         labels = ("",) if self.mono else ("L->R ", "R->L ")

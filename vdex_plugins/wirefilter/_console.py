@@ -96,7 +96,12 @@ def _wrap(command: WfCommand) -> MgmtCommand:
     handler = command.handler
 
     def run(ctx: CommandContext, args: str) -> Any:
-        return handler(ctx.switch, args)
+        try:
+            return handler(ctx.switch, args)
+        finally:
+            changed = getattr(ctx.switch, "changed", None)
+            if changed is not None:
+                changed()  # a restarted Markov clock may need the timer earlier
 
     return MgmtCommand(path=command.name, handler=run, output=command.data_block,
                        help=command.help)

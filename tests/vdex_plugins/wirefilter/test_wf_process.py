@@ -226,6 +226,24 @@ def test_console_over_mgmt_socket(start: Start, short_tmp: Path) -> None:
     assert not mgmt.exists()
 
 
+def test_markov_debug_lines_arrive_asynchronously(start: Start, short_tmp: Path) -> None:
+    mgmt = short_tmp / "wf.mgmt"
+    wf = start("-M", str(mgmt))
+    wait_console(wf, mgmt)
+    console = Console(mgmt)
+    try:
+        for line in ("markov-numnodes 2", "markov-name 1,second", "setedge 0,1,100",
+                     "setedge 1,0,100", "markov-debug 1"):
+            assert console(line) == "1000 Success\n", line
+        assert console("markov-time 20") == "1000 Success\n"
+        lines = b""
+        while lines.count(b"\n") < 3:
+            lines += console.sock.recv(4096)
+        assert lines.startswith(b'3801 Node 0 "" -> 1 "second"\n3800 Node 1 "second" -> 0 ""\n')
+    finally:
+        console.close()
+
+
 def test_clients_that_hang_up_at_once_do_not_stop_the_filter(start: Start, short_tmp: Path
                                                                ) -> None:
     mgmt = short_tmp / "wf.mgmt"
