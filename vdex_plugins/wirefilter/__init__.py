@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from vdex.hookspecs import hookimpl
-from vdex.records import FrameStage, MgmtCommand, Service, Subcommand
+from vdex.records import DebugCategory, FrameStage, MgmtCommand, Service, Subcommand
 
 from . import _stage
 
@@ -66,6 +66,11 @@ def vdex_frame_stages(switch: Switch) -> Iterable[FrameStage]:
 @hookimpl
 def vdex_mgmt_commands(switch: Switch) -> Iterable[MgmtCommand]:
     return _stage.mgmt_commands()
+
+
+@hookimpl
+def vdex_debug_categories(switch: Switch) -> Iterable[DebugCategory]:
+    yield _stage.MARKOV_DEBUG
 
 
 @hookimpl

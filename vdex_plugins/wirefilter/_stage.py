@@ -27,7 +27,7 @@ import trio
 
 from vdex.errors import ConfigError, MgmtError, PortError
 from vdex.mgmt.args import parse_int
-from vdex.records import FrameStage, MgmtCommand, Sink
+from vdex.records import DebugCategory, FrameStage, MgmtCommand, Sink
 from vdex.stash import StashKey
 
 from ._commands import FILTER_COMMANDS, VALUE_COMMANDS, cmd_showinfo, cmd_showstats, run_command
@@ -245,11 +245,29 @@ def cmd_add(ctx: CommandContext, args: str) -> None:
                 f"{name!r} is not a setting ({', '.join(sorted(_SETTINGS))}, seed, backlog)")
     f = state.new_filter(number, seed)
     f.model.backlog_limit = backlog
+    f.model.on_node_change = _markov_debug(switch, f)
     for name, value in settings:
         run_command(f, f"{name} {value}")
     state.filters[number] = f
     _recompile(switch, number)
     state.waiter.wake()
+
+
+MARKOV_DEBUG = DebugCategory(path="wf/markov", tag=0o70,
+                             help="wirefilter Markov node changes on a port")
+
+
+def _markov_debug(switch: Any, f: PortFilter) -> Callable[[int, int], None]:
+    """``debug/add wf/markov``: ``3070 wf/markov Port 03: Node 0 "good" -> 1 "bad"``."""
+
+    def changed(old: int, new: int) -> None:
+        debug = getattr(switch, "debug", None)
+        if debug is not None and debug.listening(MARKOV_DEBUG.path):
+            names = f.model.markov.names
+            debug.emit(MARKOV_DEBUG.path,
+                       f'Port {f.port:02d}: Node {old} "{names[old]}" -> {new} "{names[new]}"')
+
+    return changed
 
 
 def cmd_set(ctx: CommandContext, args: str) -> None:

@@ -95,6 +95,17 @@ def test_wf_commands_on_a_running_switch(switch: tuple[Path, SwitchConsole]) -> 
         assert "Delay  L->R 5+0U   R->L 0+0U\n" in show
         assert console("wf/show").splitlines()[1].startswith("PORT DIR")
 
+        assert console("debug/add wf/markov") == "1000 Success\n"
+        for line in (f"wf/set {port} markov-numnodes 2", f"wf/set {port} setedge 0,1,100",
+                     f"wf/set {port} markov-name 1,bad", f"wf/set {port} markov-time 30"):
+            assert console(line) == "1000 Success\n", line
+        events = b""
+        while b"\n" not in events:
+            events += console.sock.recv(4096)
+        assert events.startswith(f'3070 wf/markov Port {port:02d}: Node 0 "" -> 1 "bad"'.encode())
+        console.sock.sendall(b"debug/del wf/markov\n")
+        console._until(b"1000 Success\n\nvde$ ")
+
         assert console(f"wf/del {port}") == "1000 Success\n"
         result = paced_run(sender, receiver, count=20, interval=0.01, size=100, settle=0.3)
         assert statistics.median(result.latencies_ms.values()) < 5.0
