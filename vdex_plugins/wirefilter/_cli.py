@@ -93,7 +93,8 @@ def _is_stream_fd(fd: int) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-PIPE_SIZE = int(os.environ.get("VDEX_WF_PIPE", str(1 << 20)))
+PIPE_SIZE = 1 << 20
+"""Bytes a cable pipe may hold (the kernel default is 64 KiB; /proc/sys/fs/pipe-max-size caps it)."""
 
 
 def enlarge_pipe(fd: int) -> None:
