@@ -8,6 +8,7 @@ import logging.handlers
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import TypeVar
 from contextlib import contextmanager
 
 import trio
@@ -15,6 +16,8 @@ import trio
 from ..errors import UsageError, VdexError
 from ..runtime.dataplane import Dataplane
 from ..runtime.hostloop import run_hosted
+
+T = TypeVar("T")
 
 
 class Parser(argparse.ArgumentParser):
@@ -109,8 +112,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-def run_trio(async_fn: Callable[[], Awaitable[object]], dataplane: Dataplane | None = None
-             ) -> None:
+def run_trio(async_fn: Callable[[], Awaitable[T]], dataplane: Dataplane | None = None) -> T:
     """Run ``async_fn`` under trio (hosted by ``dataplane``'s loop when given), re-raising a lone
     vdex error out of trio's exception groups.
 
@@ -119,9 +121,8 @@ def run_trio(async_fn: Callable[[], Awaitable[object]], dataplane: Dataplane | N
     """
     try:
         if dataplane is None:
-            trio.run(async_fn)
-        else:
-            run_hosted(async_fn, dataplane)
+            return trio.run(async_fn)
+        return run_hosted(async_fn, dataplane)
     except BaseExceptionGroup as group:
         leaves = _leaves(group)
         errors = [e for e in leaves if isinstance(e, VdexError)]
