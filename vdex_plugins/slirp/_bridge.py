@@ -1,4 +1,4 @@
-"""The one place where libslirp's callbacks meet trio: :class:`SlirpBridge`.
+"""Where libslirp's callbacks meet an event loop (trio or the dataplane): :class:`SlirpBridge`.
 
 libslirp is a C event-loop client. It asks, before every sleep, which of its host sockets to
 watch and how long it may sleep (``slirp_pollfds_fill``); after the sleep it is told what became
@@ -28,6 +28,17 @@ measuring both; the numbers are in that document):
   libslirp call returns, never re-entering libslirp.
 * Cancellation: ``run`` calls ``slirp_cleanup`` in ``finally`` (synchronously, so it happens
   even when cancelled) and closes its epoll object. No thread is ever started.
+
+Two drivers share everything above. In **trio mode** (the default, :func:`open_slirp`) the loop
+of :meth:`SlirpBridge.run` waits for the epoll descriptor through trio. In **external mode**
+(``external=True``, what the switch's slirp endpoint uses) the epoll set also holds a timerfd,
+armed for libslirp's timeout, and an eventfd that ``send_frame`` raises once per batch; the owner
+watches :meth:`SlirpBridge.fileno` in its own event loop (the dataplane) and calls
+:meth:`SlirpBridge.service` for each turn, so no frame and no socket event goes through trio;
+``run`` then only owns the instance, from ``slirp_new`` to ``slirp_cleanup``. Under vdex's host
+loop, where trio is a guest whose I/O waits run in a worker thread, each trio wake-up is a thread
+hop: external mode took the TCP round trip through a switch from 370-770 to 60-150 us and halved
+the CPU per byte (docs/slirp.md, "Benchmark").
 
 Every ``CFUNCTYPE`` object, the ``SlirpCb`` structure and the strings referenced from
 ``SlirpConfig`` are attributes of the bridge, alive for as long as the instance (callbacks fire
