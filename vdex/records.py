@@ -191,13 +191,24 @@ class Service:
 
 @attrs.frozen(kw_only=True)
 class Subcommand:
-    """A ``vdex NAME`` command line tool contributed by a plugin (``vdex wirefilter``, ...)."""
+    """A ``vdex NAME`` command line tool contributed by a plugin (``vdex wirefilter``, ...).
+
+    Either ``add_arguments`` and ``run`` (vdex builds an argparse parser, ``--help`` included),
+    or ``main`` for a tool whose command line argparse cannot read (slirpvde's single-dash long
+    options): it gets the arguments after ``vdex NAME`` untouched.
+    """
 
     name: str = attrs.field(validator=_check_name)
     help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    run: Callable[[argparse.Namespace], int] | None = None
     """Runs the tool; returns the process exit status."""
+    main: Callable[[list[str]], int] | None = None
+    """Parses its own arguments and runs the tool; returns the process exit status."""
+
+    def __attrs_post_init__(self) -> None:
+        if (self.main is None) == (self.run is None or self.add_arguments is None):
+            raise ValueError(f"subcommand {self.name!r}: give add_arguments and run, or main")
 
 
 __all__ = [

@@ -42,6 +42,9 @@ class DropCounters:
     """Received or due out while the port is Discarding (spanning tree) in that VLAN."""
     filtered: int = 0
     """Dropped by a frame stage (VLAN checks, filters)."""
+    rx_full: int = 0
+    """Received by an endpoint but lost before the switch saw them: the endpoint's own queue was
+    full (a source that delivers faster than the dataplane drains, such as libslirp)."""
     tx_full: int = 0
     """Not sent because the endpoint's socket buffer was full (a slow receiver)."""
     tx_error: int = 0

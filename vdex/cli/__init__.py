@@ -59,9 +59,13 @@ def _runner(command: str) -> Callable[[list[str]], int]:
     if sub is None:
         raise UsageError(f"vdex: unknown command {command!r}\n\n{usage()}")
 
+    if sub.main is not None:
+        return sub.main
+
     def run(argv: list[str]) -> int:
         from .common import Parser
 
+        assert sub.add_arguments is not None and sub.run is not None
         parser = Parser(prog=f"vdex {sub.name}", description=sub.help)
         sub.add_arguments(parser)
         return sub.run(parser.parse_args(argv))

@@ -69,20 +69,14 @@ def vdex_mgmt_commands(switch: Switch) -> Iterable[MgmtCommand]:
     return mgmt_commands()
 
 
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ._cli import add_arguments
+def _main(argv: list[str]) -> int:
+    from ._cli import main
 
-    add_arguments(parser)
-
-
-def _run(ns: argparse.Namespace) -> int:
-    from ._cli import run
-
-    return run(ns)
+    return main(argv)
 
 
 @hookimpl
 def vdex_subcommands() -> Iterable[Subcommand]:
     from ._cli import HELP
 
-    yield Subcommand(name="slirp", help=HELP, add_arguments=_add_arguments, run=_run)
+    yield Subcommand(name="slirp", help=HELP, main=_main)

@@ -17,7 +17,6 @@ is wrong (slirpvde: usage and 255 for both); ``--port``, ``-g`` and ``-m`` are r
 
 from __future__ import annotations
 
-import argparse
 import functools
 import logging
 import signal
@@ -46,16 +45,6 @@ def usage() -> str:
                       f"{HELP}; see docs/slirp.md.", *lines[1:]]) + "\n"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """slirpvde's options follow getopt_long_only (``-dhcp``, ``-sock``, ``-dq`` clusters), not
-    argparse: the arguments are handed over untouched and parsed by ``parse_slirpvde_args``."""
-
-    def parse_args(args: list[str] | None = None, namespace: Any = None) -> argparse.Namespace:
-        return argparse.Namespace(argv=list(sys.argv[2:] if args is None else args))
-
-    setattr(parser, "parse_args", parse_args)  # noqa: B010 (an instance override, on purpose)
-
-
 def _parse(argv: list[str]) -> SlirpvdeCommand:
     try:
         return parse_slirpvde_args(argv)
@@ -66,7 +55,9 @@ def _parse(argv: list[str]) -> SlirpvdeCommand:
         raise UsageError(f"{PROG}: {exc}") from None
 
 
-def run(ns: argparse.Namespace) -> int:
+def main(argv: list[str]) -> int:
+    """``vdex slirp ARGS``: slirpvde's command line (getopt_long_only: ``-dhcp``, ``-sock``,
+    ``-dq`` clusters), parsed by ``parse_slirpvde_args``, not argparse."""
     from vdex.cli.common import daemonize, pidfile, run_trio, setup_logging
     from vdex.cli.plug_cmd import Opener, open_stdio, vnl_opener
     from vdex.plugins import make_plugin_manager
@@ -74,7 +65,7 @@ def run(ns: argparse.Namespace) -> int:
 
     from ._endpoint import open_slirp_endpoint
 
-    command = _parse(ns.argv)
+    command = _parse(argv)
     if command.help:
         sys.stdout.write(usage())
         return 0
@@ -132,4 +123,4 @@ async def _serve(command: SlirpvdeCommand, open_switch: Callable[[], Any],
             sys.stderr.flush()
 
 
-__all__ = ["DESCRIPTION", "PROG", "add_arguments", "run", "usage"]
+__all__ = ["DESCRIPTION", "PROG", "usage", "main"]

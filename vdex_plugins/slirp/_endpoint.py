@@ -100,6 +100,7 @@ class SlirpEndpoint(Endpoint):
         queue = self._queue
         if len(queue) >= self.queue_limit:
             self.queue_drops += 1
+            self.port.drops.rx_full += 1
             return
         if len(frame) > MAX_FRAME_LEN:  # only with an MTU over 1500, which settings refuse
             self.port.drops.oversize += 1
