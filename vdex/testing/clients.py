@@ -27,11 +27,10 @@ class AsyncVdeClient:
     """
 
     def __init__(self, ctl: trio.socket.SocketType, data: trio.socket.SocketType,
-                 switch_path: str, tmpdir: str) -> None:
+                 switch_path: str) -> None:
         self.ctl = ctl
         self.data = data
         self.switch_path = switch_path
-        self._tmpdir = tmpdir
 
     @property
     def port(self) -> int:
@@ -62,9 +61,12 @@ class AsyncVdeClient:
         except BaseException:
             ctl.close()
             data.close()
-            _rmtree(tmpdir)
             raise
-        return cls(ctl, data, switch_path, tmpdir)
+        finally:
+            # Connected, the socket needs no name any more (libvdeplug4 unlinks it too): nothing
+            # is left in /tmp even by a test that never closes its client.
+            _rmtree(tmpdir)
+        return cls(ctl, data, switch_path)
 
     async def send(self, frame: bytes) -> None:
         await self.data.send(frame)
@@ -98,7 +100,6 @@ class AsyncVdeClient:
     def close(self) -> None:
         self.data.close()
         self.ctl.close()
-        _rmtree(self._tmpdir)
 
     async def __aenter__(self) -> AsyncVdeClient:
         return self
