@@ -6,10 +6,11 @@ import argparse
 import logging
 import logging.handlers
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import TypeVar
 from contextlib import contextmanager
+from typing import TypeVar
 
 import trio
 
@@ -129,3 +130,21 @@ def run_trio(async_fn: Callable[[], Awaitable[T]], dataplane: Dataplane | None =
         if errors and all(isinstance(e, (VdexError, KeyboardInterrupt)) for e in leaves):
             raise errors[0] from None
         raise
+
+
+async def until_signal(main: Callable[[], Awaitable[object]]) -> None:
+    """Run ``main()`` until it returns, or until SIGTERM, SIGINT or SIGHUP cancels it.
+
+    The tools that join endpoints (``vdex plug``, ``plug2tap``, ``slirp``) stop cleanly this way:
+    their endpoints close in their context managers' ``finally``.
+    """
+    async with trio.open_nursery() as nursery:
+
+        async def stop_on_signal() -> None:
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+                async for _ in sigs:
+                    nursery.cancel_scope.cancel()
+
+        nursery.start_soon(stop_on_signal)
+        await main()
+        nursery.cancel_scope.cancel()

@@ -21,15 +21,14 @@ import trio
 from .._core.port import Port
 from ..errors import PortError, UsageError
 from ..plugins import VdexPluginManager, builtin_plugins, make_plugin_manager
-from ..records import PortType
+from ..records import PortType, Transport
 from ..runtime.dataplane import Dataplane
 from ..runtime.endpoint import Endpoint
 from ..vde.client import DEFAULT_DESCRIPTION
-from ..records import Transport
 from ..vde.plugin import open_vde
 from ..vnl import Vnl, parse_mode, parse_vnl
 from ..vnl_default import host_lookups, resolve_vnl
-from .common import Parser, daemonize, pidfile, run_trio, setup_logging
+from .common import Parser, daemonize, pidfile, run_trio, setup_logging, until_signal
 
 log = logging.getLogger("vdex.plug")
 
@@ -246,7 +245,8 @@ def main(argv: list[str]) -> int:
             log.info("START %s", " ".join(texts))
         dataplane = Dataplane()
         try:
-            run_trio(lambda: _run_with_signals(open_a, open_b, dataplane), dataplane)
+            run_trio(lambda: until_signal(
+                lambda: run_plug(open_a, open_b, dataplane=dataplane)), dataplane)
         except PortError as exc:
             log.error("%s", exc)
             return 1
@@ -254,16 +254,3 @@ def main(argv: list[str]) -> int:
             if ns.log:
                 log.info("STOP %s", " ".join(texts))
     return 0
-
-
-async def _run_with_signals(open_a: Opener, open_b: Opener, dataplane: Dataplane) -> None:
-    async with trio.open_nursery() as nursery:
-        async def stop_on_signal() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
-                async for _ in sigs:
-                    nursery.cancel_scope.cancel()
-
-        nursery.start_soon(stop_on_signal)
-        await run_plug(open_a, open_b, dataplane=dataplane)
-        nursery.cancel_scope.cancel()
-

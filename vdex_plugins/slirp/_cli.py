@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -101,26 +100,21 @@ def main(argv: list[str]) -> int:
 
 async def _serve(command: SlirpvdeCommand, open_switch: Callable[[], Any],
                  open_slirp: Callable[[], Any], banner: bool, dataplane: Any) -> None:
+    from vdex.cli.common import until_signal
     from vdex.cli.plug_cmd import run_plug
 
     from ._describe import slirpvde_banner
 
-    async with trio.open_nursery() as nursery:
-        async def stop_on_signal() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
-                async for _ in sigs:
-                    nursery.cancel_scope.cancel()
+    async def plug_with_banner() -> None:
+        async with trio.open_nursery() as nursery:
+            switch_end, _slirp_end = await nursery.start(
+                functools.partial(run_plug, open_switch, open_slirp, dataplane=dataplane))
+            if banner:
+                sys.stderr.write(slirpvde_banner(command.settings,
+                                                 command.switch or switch_end.description))
+                sys.stderr.flush()
 
-        async def plug(task_status: trio.TaskStatus[Any]) -> None:
-            await run_plug(open_switch, open_slirp, dataplane=dataplane, task_status=task_status)
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(stop_on_signal)
-        switch_end, _slirp_end = await nursery.start(plug)
-        if banner:
-            sys.stderr.write(slirpvde_banner(command.settings,
-                                             command.switch or switch_end.description))
-            sys.stderr.flush()
+    await until_signal(plug_with_banner)
 
 
 __all__ = ["DESCRIPTION", "PROG", "usage", "main"]

@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-from collections.abc import Awaitable, Callable
-
-import trio
 
 from vdex.errors import ConfigError, PortError, UsageError
 
@@ -45,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ns: argparse.Namespace) -> int:
-    from vdex.cli.common import daemonize, pidfile, run_trio, setup_logging
+    from vdex.cli.common import daemonize, pidfile, run_trio, setup_logging, until_signal
     from vdex.cli.plug_cmd import Opener, open_stdio, run_plug, vnl_opener
     from vdex.plugins import make_plugin_manager
     from vdex.runtime.dataplane import Dataplane
@@ -76,21 +72,9 @@ def run(ns: argparse.Namespace) -> int:
         if ns.daemon:
             log.info("VDE_PLUG2TAP started")
         dataplane = Dataplane()  # driven by the host loop, as vdex plug's
-        run_trio(lambda: _until_signal(
+        run_trio(lambda: until_signal(
             lambda: run_plug(open_tap, open_switch, dataplane=dataplane)), dataplane)
     return 0
-
-
-async def _until_signal(main: Callable[[], Awaitable[None]]) -> None:
-    async with trio.open_nursery() as nursery:
-        async def stop_on_signal() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
-                async for _ in sigs:
-                    nursery.cancel_scope.cancel()
-
-        nursery.start_soon(stop_on_signal)
-        await main()
-        nursery.cancel_scope.cancel()
 
 
 __all__ = ["DESCRIPTION", "add_arguments", "run"]
