@@ -41,6 +41,7 @@ class StreamDecoder:
 
     ``feed(data, deliver)`` calls ``deliver(frame)`` for every complete record, in order. A record
     split anywhere, even between its two length bytes, is kept until the rest arrives.
+    ``relay(data, write)`` does the same for a relay, passing whole records on verbatim.
     """
 
     __slots__ = ("_buf", "_skip", "max_frame", "stats")
@@ -92,3 +93,73 @@ class StreamDecoder:
             deliver(data[start:pos])
         if pos < end:
             self._buf += data[pos:]
+
+    def relay(self, data: bytes, write: Callable[[bytes | memoryview], object]) -> int:
+        """Pass whole records on unchanged; return how many were passed.
+
+        The form of :meth:`feed` for a relay that forwards a stream as it is (an unimpaired
+        wirefilter direction): ``write`` gets each run of consecutive whole records verbatim,
+        length headers included, one call per run instead of one ``deliver`` per frame. The
+        state is :meth:`feed`'s, so the two may alternate on one stream: the record held from
+        the previous chunk is completed first and passed alone (only its own bytes are copied),
+        empty and oversize records are skipped and counted (a run ends before them), and the
+        incomplete record at the end is kept. ``write`` must be done with its argument (often a
+        view of ``data``) when it returns.
+        """
+        stats = self.stats
+        max_frame = self.max_frame
+        pos = 0
+        end = len(data)
+        if self._skip:
+            if end <= self._skip:
+                self._skip -= end
+                return 0
+            pos = self._skip
+            self._skip = 0
+        passed = 0
+        buf = self._buf
+        if buf:
+            if len(buf) < HEADER_LEN:  # the last chunk ended between the two length bytes
+                buf += data[pos:]
+                data = bytes(buf)
+                buf.clear()
+                pos, end = 0, len(data)
+            else:  # a held record always has a valid length: complete it
+                need = HEADER_LEN + ((buf[0] << 8) | buf[1]) - len(buf)
+                if end - pos < need:
+                    buf += data[pos:]
+                    return 0
+                buf += data[pos:pos + need]
+                pos += need
+                passed = 1
+                write(bytes(buf))
+                buf.clear()
+        run = pos
+        while end - pos >= HEADER_LEN:
+            length = (data[pos] << 8) | data[pos + 1]
+            if 0 < length <= max_frame:
+                stop = pos + HEADER_LEN + length
+                if stop > end:
+                    break
+                pos = stop
+                passed += 1
+                continue
+            if run < pos:
+                write(memoryview(data)[run:pos])
+            if length == 0:
+                stats.empty += 1
+                pos += HEADER_LEN
+            else:
+                stats.oversize += 1
+                if end - pos - HEADER_LEN < length:
+                    self._skip = length - (end - pos - HEADER_LEN)
+                    stats.frames += passed
+                    return passed
+                pos += HEADER_LEN + length
+            run = pos
+        if run < pos:
+            write(data if run == 0 and pos == end else memoryview(data)[run:pos])
+        if pos < end:
+            buf += memoryview(data)[pos:]
+        stats.frames += passed
+        return passed
