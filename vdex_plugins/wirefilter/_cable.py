@@ -1,17 +1,25 @@
-"""The trio driver of a stream cable: pipes in, the model, pipes out.
+"""The driver of a stream cable: pipes in, the model, pipes out, all on the dataplane.
 
-One reader task per direction waits until its input is readable, reads what is there (many
-records at once), and feeds the model; one timer task sleeps until the model's next deadline and
-sends what is due; one writer task per output flushes what a full pipe left behind. Nothing blocks:
-a full output pipe keeps the frames in a bounded buffer and stops the reader that feeds it (the
-back-pressure a blocking write gave wirefilter), so frames are not lost inside the filter.
+``vdex wirefilter`` runs on the host loop (:func:`vdex.cli.common.run_trio` with a
+:class:`~vdex.runtime.dataplane.Dataplane`), as ``vdex switch`` and ``vdex plug`` do: the process
+blocks in the dataplane's epoll set, and every descriptor that carries frames is a synchronous
+handler there, so a frame never passes through trio's scheduler:
 
-When a direction has nothing to do (no parameter active, nothing queued), its records are copied
-verbatim in one write per read, without a model call per frame: an unimpaired vdex cable costs
-less per frame than wirefilter's read/poll/write per frame.
+* each input: read what is there (records in bulk), feed the model or relay, write at once;
+* the timer (:class:`~._timer.HostTimer`, a timerfd): frames due after their delay, Markov steps,
+  an input whose speed gate opens;
+* the outputs' writability (a small epoll set of its own, watched as one descriptor): only while
+  a full pipe holds frames back.
 
-The record parser keeps sync whatever the read boundaries (the length header may be split between
-two reads: the stall of the reference parsers in bench/ANCHORS.md §2).
+trio runs as the host loop's guest for the console, the signals and the process's lifetime.
+Nothing blocks: a full output pipe keeps the frames in a bounded buffer and stops reading the
+input that feeds it (the back-pressure a blocking write gave wirefilter), so frames are not lost
+inside the filter; beyond the buffer they are dropped and counted.
+
+When a direction has nothing to do (no parameter active, nothing queued), its records are written
+verbatim, one write per run of whole records (:meth:`StreamDecoder.relay`), without a model call
+per frame. The stream parser keeps sync whatever the read boundaries (the length header may be
+split between two reads: the stall of the reference parsers in bench/ANCHORS.md §2).
 """
 
 from __future__ import annotations
@@ -19,39 +27,54 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import socket
+import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
 
-from vdex._core.stream import HEADER_LEN, MAX_STREAM_FRAME, encode_header
+from vdex._core.stream import HEADER_LEN, StreamDecoder, encode_header
+from vdex.errors import ConfigError
 
 from ._model import WireFilterModel
-from ._timer import DeadlineWaiter
+from ._timer import HostTimer
+
+if TYPE_CHECKING:
+    from vdex.runtime.dataplane import Dataplane
 
 log = logging.getLogger("vdex.wirefilter")
 
 READ_SIZE = 65536
 READS_PER_WAKE = 8
+"""At most this many reads of one input per wake-up (fairness with the other direction)."""
 MAX_PENDING = 1 << 20
 """Bytes an output keeps while its pipe is full; beyond this new frames are dropped (counted)."""
 HIGH_WATER = 64 << 10
 """Above this many pending output bytes the reader feeding that output pauses."""
+_clock = time.monotonic
+"""The model's clock: the timer's (a timerfd on CLOCK_MONOTONIC)."""
 
 
 @attrs.define(eq=False, kw_only=True)
 class StreamOutput:
-    """Non-blocking writes of framed records to one descriptor, with a bounded overflow buffer."""
+    """Non-blocking writes of framed records to one descriptor, with a bounded overflow buffer.
+
+    ``on_blocked`` is called when bytes are left over (watch the descriptor for writability, then
+    :meth:`flush`); ``on_broken`` when the reader went away.
+    """
 
     fd: int
     pending: bytearray = attrs.Factory(bytearray)
     dropped: int = 0
     broken: bool = False
-    _want_write: trio.Event = attrs.Factory(trio.Event)
-    _drained: trio.Event = attrs.Factory(trio.Event)
+    on_blocked: Callable[[StreamOutput], None] | None = None
+    on_broken: Callable[[StreamOutput], None] | None = None
 
     def frame(self, frame: bytes) -> None:
+        """Queue one frame (with its header); :meth:`flush` writes it."""
         if len(self.pending) + len(frame) + HEADER_LEN > MAX_PENDING or self.broken:
             self.dropped += 1
             return
@@ -59,17 +82,31 @@ class StreamOutput:
         self.pending += frame
 
     def raw(self, records: bytes | memoryview) -> None:
-        """Whole records, already framed (the transparent path)."""
+        """Whole records, already framed (the relay): written at once, without a copy, unless
+        earlier bytes are still waiting."""
         if self.broken:
             return
-        self.pending += records
+        if self.pending:
+            self.pending += records
+            return
+        try:
+            written = os.write(self.fd, records)
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            self._break(exc)
+            return
+        if written < len(records):
+            self.pending += records[written:]
+            if self.on_blocked is not None:
+                self.on_blocked(self)
 
     @property
     def congested(self) -> bool:
         return len(self.pending) >= HIGH_WATER
 
     def flush(self) -> None:
-        """Write what the pipe takes now; ask the writer task to wait for the rest."""
+        """Write what the pipe takes now; report the rest as blocked."""
         if not self.pending or self.broken:
             return
         try:
@@ -80,33 +117,16 @@ class StreamOutput:
             self._break(exc)
             return
         del self.pending[:written]
-        if self.pending:
-            self._want_write.set()
-        if not self.congested:
-            self._drained.set()
+        if self.pending and self.on_blocked is not None:
+            self.on_blocked(self)
 
     def _break(self, exc: OSError) -> None:
         self.broken = True
         self.pending.clear()
-        self._drained.set()
-        self._want_write.set()
         if exc.errno != errno.EPIPE:
             log.warning("output %d failed: %s", self.fd, exc.strerror)
-
-    async def wait_drained(self) -> None:
-        while self.congested and not self.broken:
-            self._drained = trio.Event()
-            await self._drained.wait()
-
-    async def run(self) -> None:
-        """Flush whenever the pipe becomes writable again."""
-        while not self.broken:
-            if not self.pending:
-                self._want_write = trio.Event()
-                await self._want_write.wait()
-                continue
-            await trio.lowlevel.wait_writable(self.fd)
-            self.flush()
+        if self.on_broken is not None:
+            self.on_broken(self)
 
 
 @attrs.define(eq=False, kw_only=True)
@@ -135,66 +155,28 @@ class Blink:
 
 
 @attrs.define(eq=False, kw_only=True)
-class _RecordReader:
-    """Split one input's byte stream into records; forward them or copy them verbatim."""
+class _Direction:
+    """One input and the output it feeds."""
 
-    partial: bytearray = attrs.Factory(bytearray)
-    skip: int = 0
-    oversize: int = 0
-    empty: int = 0
-
-    def consume(self, data: bytes, transparent: bool, submit: Callable[[bytes], None],
-                raw: Callable[[memoryview], None]) -> int:
-        """Handle one read; return the number of whole records seen."""
-        if self.skip:
-            if len(data) <= self.skip:
-                self.skip -= len(data)
-                return 0
-            data = data[self.skip:]
-            self.skip = 0
-        if self.partial:
-            self.partial += data
-            data = bytes(self.partial)
-            self.partial.clear()
-        view = memoryview(data)
-        pos = raw_from = 0
-        end = len(data)
-        records = 0
-        while end - pos >= HEADER_LEN:
-            length = (data[pos] << 8) | data[pos + 1]
-            if length == 0 or length > MAX_STREAM_FRAME:
-                if transparent and raw_from < pos:
-                    raw(view[raw_from:pos])
-                if length == 0:
-                    self.empty += 1
-                    pos += HEADER_LEN
-                else:
-                    self.oversize += 1
-                    if end - pos - HEADER_LEN < length:
-                        self.skip = length - (end - pos - HEADER_LEN)
-                        return records
-                    pos += HEADER_LEN + length
-                raw_from = pos
-                continue
-            stop = pos + HEADER_LEN + length
-            if stop > end:
-                break
-            if not transparent:
-                submit(data[pos + HEADER_LEN:stop])
-            pos = stop
-            records += 1
-        if transparent and raw_from < pos:
-            raw(view[raw_from:pos])
-        if pos < end:
-            self.partial += view[pos:]
-        return records
+    index: int
+    fd: int
+    out: StreamOutput
+    decoder: StreamDecoder = attrs.Factory(StreamDecoder)
+    frames: list[bytes] = attrs.Factory(list)
+    reading: bool = False
+    """Registered with the dataplane."""
+    handler: Callable[[], None] | None = None
+    ended: bool = False
+    resume_at: float | None = None
+    """Paused by the speed gate until then."""
 
 
 @attrs.define(eq=False, kw_only=True)
 class StreamCable:
     """A wirefilter between stream descriptors: ``inputs[d]`` feeds ``outputs[d]``.
 
-    Also the :class:`~._commands.FilterTarget` of the console.
+    Also the :class:`~._commands.FilterTarget` of the console. :meth:`run` drives it on a
+    :class:`~vdex.runtime.dataplane.Dataplane` (the host loop's, or one run as a trio task).
     """
 
     model: WireFilterModel
@@ -202,20 +184,32 @@ class StreamCable:
     outputs: list[StreamOutput]
     blink: tuple[str, str] | None = None
     blinker: Blink | None = None
-    waiter: DeadlineWaiter = attrs.Factory(DeadlineWaiter)
     exit_reason: str = ""
-    _progress: trio.Event = attrs.Factory(trio.Event)
+    timer: HostTimer | None = None
+    _directions: list[_Direction] = attrs.Factory(list)
+    _dataplane: Dataplane | None = None
+    _writable: select.epoll | None = None
+    _watching: set[int] = attrs.Factory(set)
+    _done: trio.Event | None = None
+
+    def __attrs_post_init__(self) -> None:
+        self._directions = [_Direction(index=d, fd=fd, out=out) for d, (fd, out)
+                            in enumerate(zip(self.inputs, self.outputs, strict=True))]
+        for out in self.outputs:
+            out.on_blocked = self._blocked
+            out.on_broken = self._broken
 
     @property
     def mono(self) -> bool:
         return len(self.inputs) == 1
 
     def now(self) -> float:
-        return trio.current_time()
+        return _clock()
 
     def changed(self) -> None:
         """A console command ran: re-arm the timer if the model now has an earlier deadline."""
-        self.waiter.wake_if_earlier(self.model.next_deadline())
+        if self.timer is not None:
+            self.timer.wake_if_earlier(self.model.next_deadline())
 
     def extra_stats(self) -> list[str]:
         """``showstats`` lines about the pipes: frames lost because an output stayed full."""
@@ -223,123 +217,219 @@ class StreamCable:
         return [f"{label}output full: dropped {out.dropped}"
                 for label, out in zip(labels, self.outputs, strict=True)]
 
-    # ------------------------------------------------------------------ sending
+    # ------------------------------------------------------------------ running
+
+    async def run(self, dataplane: Dataplane, *,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until an input ends (after its frames in flight are out) or an output breaks."""
+        self._done = trio.Event()
+        self._dataplane = dataplane
+        try:
+            self.timer = HostTimer(on_due=self._on_due)
+            self._writable = select.epoll()
+        except OSError as exc:
+            if self.timer is not None:
+                self.timer.close()
+            raise ConfigError(f"cannot start the cable: {exc.strerror or exc}") from None
+        try:
+            dataplane.add_reader(self.timer.fileno(), self.timer.on_readable)
+            dataplane.add_reader(self._writable.fileno(), self._on_writable)
+            now = _clock()
+            for direction in self._directions:
+                self._update_input(direction, now)
+            self._rearm()
+            task_status.started()
+            await self._done.wait()
+        finally:
+            for direction in self._directions:
+                if direction.reading:
+                    dataplane.remove_reader(direction.fd)
+                    direction.reading = False
+            dataplane.remove_reader(self._writable.fileno())
+            dataplane.remove_reader(self.timer.fileno())
+            self._writable.close()
+            self.timer.close()
+            if self.blinker is not None:
+                self.blinker.close()
+
+    def _finish(self, reason: str) -> None:
+        if self._done is not None and not self._done.is_set():
+            self.exit_reason = reason
+            self._done.set()
+
+    # ------------------------------------------------------------------ inputs
+
+    def _input_handler(self, direction: _Direction) -> Callable[[], None]:
+        """The dataplane handler of one input, with what it needs bound as closure variables:
+        for an unimpaired direction it is the whole cost of a wake-up (read, relay, write), so
+        it is kept to a few calls.
+
+        One read takes everything the pipe holds up to :data:`READ_SIZE`; only a full read is
+        followed by another (at most :data:`READS_PER_WAKE`), so the common wake-up makes no
+        read that ends in EAGAIN (an exception in Python: dearer than going back to epoll).
+        """
+        fd = direction.fd
+        out = direction.out
+        d = direction.index
+        model = self.model
+        transparent = model.transparent
+        stats = model.stats[d]
+        relay = direction.decoder.relay
+        raw = out.raw
+        filtered = self._filtered
+        relaying = self.blinker is None
+        read = os.read
+        reads = range(READS_PER_WAKE)
+
+        def on_input() -> None:
+            stop = False
+            for _ in reads:
+                try:
+                    data = read(fd, READ_SIZE)
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    log.warning("input %d failed: %s", fd, exc.strerror)
+                    data = b""
+                if not data:
+                    self._input_ended(direction)
+                    return
+                if relaying and transparent(d):
+                    passed = relay(data, raw)
+                    stats.received += passed
+                    stats.delivered += passed
+                    stop = out.broken or len(out.pending) >= HIGH_WATER
+                else:
+                    stop = filtered(direction, data)
+                if stop or len(data) < READ_SIZE:
+                    break
+            if out.pending:
+                out.flush()
+            if stop:
+                self._update_input(direction, _clock())
+
+        return on_input
+
+    def _filtered(self, direction: _Direction, data: bytes) -> bool:
+        """One read's records through the model (a direction with something to do). True if
+        the input must not be read again now (output congested, speed gate closed)."""
+        model = self.model
+        d = direction.index
+        out = direction.out
+        frames = direction.frames
+        direction.decoder.feed(data, frames.append)
+        now = _clock()
+        if frames:
+            send = self._send
+            for frame in frames:
+                for copy in model.submit(d, frame, now):
+                    send(d, copy)
+            frames.clear()
+            if self.timer is not None:
+                self.timer.wake_if_earlier(model.next_deadline())
+        return out.congested or out.broken or not model.accepting(d, now)
+
+    def _update_input(self, direction: _Direction, now: float, *, arm: bool = True) -> None:
+        """Read the input only while its output takes more and the speed gate is open."""
+        out = direction.out
+        gated = not self.model.accepting(direction.index, now)
+        wanted = not (direction.ended or out.broken or out.congested or gated)
+        if wanted != direction.reading and self._dataplane is not None:
+            if wanted:
+                if direction.handler is None:
+                    direction.handler = self._input_handler(direction)
+                self._dataplane.add_reader(direction.fd, direction.handler)
+            else:
+                self._dataplane.remove_reader(direction.fd)
+            direction.reading = wanted
+        if gated and not direction.ended:
+            direction.resume_at = self.model.input_resume_time(direction.index)
+            if arm and self.timer is not None:
+                self.timer.wake_if_earlier(direction.resume_at)
+        else:
+            direction.resume_at = None
+
+    def _input_ended(self, direction: _Direction) -> None:
+        direction.out.flush()
+        direction.ended = True
+        self._update_input(direction, _clock())
+        self._check_finished()
+
+    def _check_finished(self) -> None:
+        """An input ended: stop once the frames in flight in its direction are out."""
+        model = self.model
+        for direction in self._directions:
+            if direction.ended:
+                d = direction.index
+                out = direction.out
+                if not (model.queued_frames(d) or model.backlog(d)
+                        or (out.pending and not out.broken)):
+                    self._finish(f"end of input {direction.fd}")
+                    return
+
+    # ------------------------------------------------------------------ outputs
 
     def _send(self, direction: int, frame: bytes) -> None:
         self.outputs[direction].frame(frame)
         if self.blinker is not None:
             self.blinker.send(direction, len(frame) + HEADER_LEN)
 
-    def release(self) -> None:
-        """Send everything the model has due now."""
-        due = self.model.handle_timer(trio.current_time())
+    def _blocked(self, out: StreamOutput) -> None:
+        if out.fd not in self._watching and self._writable is not None:
+            self._writable.register(out.fd, select.EPOLLOUT)
+            self._watching.add(out.fd)
+
+    def _broken(self, out: StreamOutput) -> None:
+        self._unwatch(out.fd)
+        self._finish(f"output {out.fd} closed")
+
+    def _unwatch(self, fd: int) -> None:
+        if fd in self._watching and self._writable is not None:
+            self._watching.discard(fd)
+            try:
+                self._writable.unregister(fd)
+            except OSError:
+                pass
+
+    def _on_writable(self) -> None:
+        """A full output pipe took bytes again (or its reader is gone): flush, then resume the
+        input it paused."""
+        assert self._writable is not None
+        now = _clock()
+        for fd, _events in self._writable.poll(0):
+            for direction in self._directions:
+                out = direction.out
+                if out.fd == fd:
+                    out.flush()
+                    if not out.pending:
+                        self._unwatch(fd)
+                    self._update_input(direction, now)
+        self._check_finished()
+
+    # ------------------------------------------------------------------ time
+
+    def _on_due(self, now: float) -> None:
+        """The timer: send what the model has due, reopen gated inputs, arm the next deadline."""
+        due = self.model.handle_timer(now)
         if due:
-            for direction, frame in due:
-                self._send(direction, frame)
+            send = self._send
+            for d, frame in due:
+                send(d, frame)
             for out in self.outputs:
                 out.flush()
-        self._progress.set()
-        self._progress = trio.Event()
+        for direction in self._directions:
+            self._update_input(direction, now, arm=False)
+        self._check_finished()
+        self._rearm()
 
-    # ------------------------------------------------------------------ tasks
+    def _rearm(self) -> None:
+        deadline = self.model.next_deadline()
+        for direction in self._directions:
+            if direction.resume_at is not None:
+                deadline = (direction.resume_at if deadline is None
+                            else min(deadline, direction.resume_at))
+        if self.timer is not None:
+            self.timer.arm(deadline)
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run until an input ends (after its frames in flight are out) or an output breaks."""
-        try:
-            async with trio.open_nursery() as nursery:
-                for out in self.outputs:
-                    nursery.start_soon(out.run)
-                nursery.start_soon(self._timer)
-                for direction in range(len(self.inputs)):
-                    nursery.start_soon(self._reader, direction, nursery.cancel_scope)
-                task_status.started()
-        finally:
-            self.waiter.close()
-            if self.blinker is not None:
-                self.blinker.close()
 
-    async def _timer(self) -> None:
-        while True:
-            await self.waiter.wait(self.model.next_deadline())
-            self.release()
-
-    async def _reader(self, direction: int, cancel_scope: trio.CancelScope) -> None:
-        fd = self.inputs[direction]
-        out = self.outputs[direction]
-        model = self.model
-        reader = _RecordReader()
-        gate = DeadlineWaiter(precise=self.waiter.precise)
-        frames: list[bytes] = []
-        try:
-            while True:
-                while not model.accepting(direction, trio.current_time()):
-                    resume = model.input_resume_time(direction)
-                    if resume <= trio.current_time():
-                        self.release()  # the speed gate opened: process the backlog now
-                    else:
-                        await gate.wait(resume)
-                if out.congested:
-                    await out.wait_drained()
-                if out.broken:
-                    self.exit_reason = f"output {out.fd} closed"
-                    cancel_scope.cancel()
-                    return
-                await trio.lowlevel.wait_readable(fd)
-                # Read again at once while there is more: a frame written meanwhile by the
-                # process on the other CPU costs a read, not another trip through the scheduler.
-                for _ in range(READS_PER_WAKE):
-                    try:
-                        data = os.read(fd, READ_SIZE)
-                    except BlockingIOError:
-                        break
-                    except OSError as exc:
-                        log.warning("input %d failed: %s", fd, exc.strerror)
-                        data = b""
-                    if not data:
-                        out.flush()
-                        await self._finish(direction)
-                        self.exit_reason = f"end of input {fd}"
-                        cancel_scope.cancel()
-                        return
-                    self._consume(direction, data, reader, frames)
-                    if out.congested or not model.accepting(direction, trio.current_time()):
-                        break
-                out.flush()
-        finally:
-            gate.close()
-
-    def _consume(self, direction: int, data: bytes, reader: _RecordReader,
-                 frames: list[bytes]) -> None:
-        """One read's records: copied verbatim when the direction is transparent, else through
-        the model."""
-        model = self.model
-        out = self.outputs[direction]
-        transparent = self.blinker is None and model.transparent(direction)
-        count = reader.consume(data, transparent, frames.append, out.raw)
-        if transparent:
-            model.count_passthrough(direction, count)
-        elif frames:
-            now = trio.current_time()
-            send = self._send
-            for frame in frames:
-                for copy in model.submit(direction, frame, now):
-                    send(direction, copy)
-            frames.clear()
-            self.waiter.wake_if_earlier(model.next_deadline())
-
-    async def _finish(self, direction: int) -> None:
-        """The input ended: let the frames already in flight in this direction arrive."""
-        model = self.model
-        out = self.outputs[direction]
-        while (model.queued_frames(direction) or model.backlog(direction)
-               or (out.pending and not out.broken)):
-            await self._progress_or_drain(out)
-
-    async def _progress_or_drain(self, out: StreamOutput) -> None:
-        if out.pending and not self.model.queued_frames() and not any(
-            self.model.backlog(d) for d in range(len(self.inputs))
-        ):
-            await trio.lowlevel.wait_writable(out.fd)
-            out.flush()
-            return
-        await self._progress.wait()
+__all__ = ["MAX_PENDING", "Blink", "StreamCable", "StreamOutput"]

@@ -21,7 +21,9 @@ from collections.abc import Sequence
 import attrs
 import trio
 
+from vdex.cli.common import run_trio
 from vdex.errors import ConfigError, UsageError
+from vdex.runtime.dataplane import Dataplane
 
 from ._cable import Blink, StreamCable, StreamOutput
 from ._console import make_console, post_markov_change
@@ -193,9 +195,10 @@ class _PidFile:
 # ---------------------------------------------------------------------- running
 
 
-async def serve(cable: StreamCable, *, mgmt: str | None, mgmt_mode: int,
+async def serve(cable: StreamCable, dataplane: Dataplane, *, mgmt: str | None, mgmt_mode: int,
                 rcfile: str | None) -> int | None:
-    """Run the cable (and its console); return the signal that stopped it, if any."""
+    """Run the cable on ``dataplane`` (and its console); return the signal that stopped it, if
+    any. trio's main task under the host loop (see :func:`run`)."""
     console = make_console(cable)
     cable.model.on_node_change = lambda old, new: post_markov_change(console, cable.model, old,
                                                                      new)
@@ -211,30 +214,32 @@ async def serve(cable: StreamCable, *, mgmt: str | None, mgmt_mode: int,
 
             nursery.start_soon(watch_signals)
             if mgmt is not None:
-                await nursery.start(lambda task_status: console.serve_unix(
-                    mgmt, mode=mgmt_mode, on_shutdown=nursery.cancel_scope.cancel,
-                    task_status=task_status))
+                try:
+                    await nursery.start(lambda task_status: console.serve_unix(
+                        mgmt, mode=mgmt_mode, on_shutdown=nursery.cancel_scope.cancel,
+                        task_status=task_status))
+                except OSError as exc:
+                    raise ConfigError(f"cannot open the console socket {mgmt}: "
+                                      f"{exc.strerror or exc}") from None
             if rcfile is not None:
                 session = console.new_session(lambda _text: None, interactive=False)
                 try:
                     await console.run_script(session, rcfile)
                 finally:
                     console.end_session(session)
-            await cable.run()
+            await cable.run(dataplane)
             nursery.cancel_scope.cancel()
     if cable.exit_reason:
         log.info("stopping: %s", cable.exit_reason)
     return caught[0] if caught else None
 
 
-def _only_exception(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
-
-
 def run(ns: argparse.Namespace) -> int:
-    """Run ``vdex wirefilter`` with parsed options; return the exit status."""
+    """Run ``vdex wirefilter`` with parsed options; return the exit status.
+
+    The process runs on the host loop, as ``vdex plug`` does: it blocks in the dataplane's epoll
+    set, whose handlers move the frames, and trio is its guest (console, signals, lifetime).
+    """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="vdex wirefilter: %(message)s")
     try:
@@ -261,16 +266,9 @@ def run(ns: argparse.Namespace) -> int:
             cable.blink = (ns.blink, ident)
             cable.blinker = blink
         log.info("%s filter starting", "monodirectional" if cable.mono else "bidirectional")
-        try:
-            signum = trio.run(lambda: serve(cable, mgmt=ns.mgmt, mgmt_mode=mgmt_mode,
-                                            rcfile=ns.rcfile))
-        except BaseExceptionGroup as group:  # a nursery wraps what failed at start-up
-            inner = _only_exception(group)
-            if isinstance(inner, ConfigError):
-                raise inner from None
-            if isinstance(inner, OSError):
-                raise ConfigError(f"cannot start: {inner.strerror or inner}") from None
-            raise
+        dataplane = Dataplane()
+        signum = run_trio(lambda: serve(cable, dataplane, mgmt=ns.mgmt, mgmt_mode=mgmt_mode,
+                                        rcfile=ns.rcfile), dataplane)
     except ConfigError as exc:
         print(f"vdex wirefilter: {exc}", file=sys.stderr)
         return 1

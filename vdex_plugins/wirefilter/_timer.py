@@ -16,12 +16,15 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import time
+from collections.abc import Callable
 
 import attrs
 import trio
 import trio.testing
 
 _CLOCK_MONOTONIC = 1
+_TFD_TIMER_ABSTIME = 1
 MAX_SPIN = 0.00025
 """The longest a waiter polls the clock before a deadline (seconds)."""
 _LEAD_START = 0.0002
@@ -63,15 +66,29 @@ class TimerFd:
         self.fd = fd
         self._stale = False
 
-    def _settime(self, seconds: float) -> None:
+    def _settime(self, seconds: float, flags: int = 0) -> None:
         spec = _Itimerspec()
         if seconds > 0:
             ns = max(1, int(seconds * 1e9))
             spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(ns, 1_000_000_000)
         assert _LIBC is not None
-        if _LIBC.timerfd_settime(self.fd, 0, ctypes.byref(spec), None) < 0:
+        if _LIBC.timerfd_settime(self.fd, flags, ctypes.byref(spec), None) < 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err))
+
+    def set_at(self, when: float) -> None:
+        """Expire at ``when`` on :func:`time.monotonic`'s clock (at once if it has passed)."""
+        self._settime(max(when, 1e-9), _TFD_TIMER_ABSTIME)
+
+    def disarm(self) -> None:
+        self._settime(0)
+
+    def clear(self) -> None:
+        """Consume an expiration (the descriptor stays readable until then)."""
+        try:
+            os.read(self.fd, 8)
+        except BlockingIOError:
+            pass
 
     async def sleep(self, seconds: float) -> None:
         if self._stale:  # a cancelled wait may have left an expiration behind
@@ -92,9 +109,10 @@ class TimerFd:
         except BlockingIOError:
             pass
 
-    def close(self) -> None:
+    def close(self, *, trio_watched: bool = True) -> None:
         if self.fd >= 0:
-            trio.lowlevel.notify_closing(self.fd)
+            if trio_watched:
+                trio.lowlevel.notify_closing(self.fd)
             os.close(self.fd)
             self.fd = -1
 
@@ -162,7 +180,7 @@ class DeadlineWaiter:
             target = deadline - lead
             await timerfd.sleep(remaining - lead)
             late = trio.current_time() - target  # how long the wake-up took
-            self.lead = min(MAX_SPIN, max(0.0, lead + (late - lead) * _LEAD_WEIGHT))
+            self.lead = _learn(lead, late)
         else:
             await trio.lowlevel.checkpoint()
         now = trio.current_time
@@ -176,3 +194,77 @@ class DeadlineWaiter:
         if self._timerfd is not None:
             self._timerfd.close()
             self._timerfd = None
+
+
+def _learn(lead: float, late: float) -> float:
+    """The new lead after a wake-up ``late`` seconds after its timerfd target."""
+    return min(MAX_SPIN, max(0.0, lead + (late - lead) * _LEAD_WEIGHT))
+
+
+@attrs.define(eq=False, kw_only=True)
+class HostTimer:
+    """A deadline timer driven by a dataplane: register :meth:`fileno` with
+    ``dataplane.add_reader(timer.fileno(), timer.on_readable)``; ``on_due(now)`` runs at the
+    armed deadline, never before it. Times are :func:`time.monotonic` seconds (the timerfd's
+    clock).
+
+    Arming is cheap when nothing changes: :meth:`wake_if_earlier` makes a system call only for a
+    deadline earlier than the armed one.
+    """
+
+    on_due: Callable[[float], None]
+    lead: float = _LEAD_START
+    """How early the timerfd is armed: the learned wake-up latency (seconds)."""
+    armed: float = math.inf
+    """The deadline ``on_due`` will run at (+inf: none)."""
+    fires: int = 0
+    """How many times ``on_due`` ran (statistics, tests)."""
+    _timerfd: TimerFd = attrs.field(factory=TimerFd)
+    _target: float = -math.inf
+    """When the timerfd was set to expire, if ahead of now (-inf: set to expire at once; a
+    wake-up then says nothing about latency)."""
+
+    def fileno(self) -> int:
+        return self._timerfd.fd
+
+    def arm(self, deadline: float | None) -> None:
+        """Run ``on_due`` at ``deadline`` (replacing the armed one); None disarms."""
+        if deadline is None:
+            if self.armed != math.inf:
+                self.armed = math.inf
+                self._target = -math.inf
+                self._timerfd.disarm()
+            return
+        self.armed = deadline
+        target = deadline - self.lead
+        self._target = target if target > time.monotonic() else -math.inf
+        self._timerfd.set_at(target)
+
+    def wake_if_earlier(self, deadline: float | None) -> None:
+        if deadline is not None and deadline < self.armed:
+            self.arm(deadline)
+
+    def on_readable(self) -> None:
+        """The dataplane's handler: learn the wake-up latency, poll the clock up to the
+        deadline, run ``on_due``."""
+        self._timerfd.clear()
+        deadline = self.armed
+        if deadline == math.inf:
+            return
+        clock = time.monotonic
+        now = clock()
+        if self._target != -math.inf:
+            self.lead = _learn(self.lead, now - self._target)
+            self._target = -math.inf
+        if now < deadline:
+            if deadline - now > MAX_SPIN:  # far too early (cannot happen on CLOCK_MONOTONIC)
+                self.arm(deadline)
+                return
+            while now < deadline:
+                now = clock()
+        self.armed = math.inf
+        self.fires += 1
+        self.on_due(now)
+
+    def close(self) -> None:
+        self._timerfd.close(trio_watched=False)
