@@ -240,9 +240,11 @@ def throughput(lab: Lab, tool: str, exe: str, size: int) -> tuple[float, float, 
             frames / max(1, waits1 - waits0))
 
 
-def tcp_throughput(lab: Lab, tool: str) -> float | None:
+def tcp_throughput(lab: Lab, tool: str) -> tuple[float, float, float] | None:
     """iperf3 (TCP, SECS s) between two network namespaces whose taps hang off the two switches,
-    as bench/tap_iperf.sh's 'wirefilter' topology; Mbit/s, or None without root or iperf3."""
+    as bench/tap_iperf.sh's 'wirefilter' topology: Mbit/s, and the filter's CPU seconds per GB
+    carried and kB carried per filter wake-up (NaN without a filter); None without root or
+    iperf3. A run that stalls (iperf3 still running 30 s after its time) counts as 0 Mbit/s."""
     if os.geteuid() != 0 or shutil.which("iperf3") is None:
         return None
     tag = f"wfb{os.getpid() % 100000}"
@@ -274,12 +276,26 @@ def tcp_throughput(lab: Lab, tool: str) -> float | None:
             ["ip", "netns", "exec", namespaces[1], "iperf3", "-s", "-1", "-p", "5201"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         time.sleep(0.3)
-        out = subprocess.run(
-            ["ip", "netns", "exec", namespaces[0], "iperf3", "-c", "198.18.0.2", "-p", "5201",
-             "-t", f"{SECS:g}", "-O", "1", "-J"], capture_output=True, text=True,
-            timeout=SECS + 30)
+        pids = filter_pids(lab, proc)
+        cpu0, waits0 = cpu_and_waits(pids)
+        started_at = time.monotonic()
+        try:
+            out = subprocess.run(
+                ["ip", "netns", "exec", namespaces[0], "iperf3", "-c", "198.18.0.2", "-p",
+                 "5201", "-t", f"{SECS:g}", "-O", "1", "-J"], capture_output=True, text=True,
+                timeout=SECS + 30)
+        except subprocess.TimeoutExpired:
+            print(f"{tool}: TCP stalled (iperf3 did not finish)", flush=True)
+            return 0.0, math.nan, math.nan
+        elapsed = time.monotonic() - started_at
+        cpu1, waits1 = cpu_and_waits(pids)
         end = json.loads(out.stdout)["end"]
-        return float(end["sum_received"]["bits_per_second"]) / 1e6
+        bps = float(end["sum_received"]["bits_per_second"])
+        gigabytes = bps * elapsed / 8 / 1e9  # the omitted first second carried traffic too
+        if not pids or not gigabytes:
+            return bps / 1e6, math.nan, math.nan
+        return (bps / 1e6, (cpu1 - cpu0) / gigabytes,
+                gigabytes * 1e6 / max(1, waits1 - waits0))
     finally:
         for p in started:
             try:
@@ -319,9 +335,12 @@ def main() -> int:
                         if not math.isnan(us):
                             add(tool, f"cpu_us_{size}", us)
                             add(tool, f"per_wake_{size}", per_wake)
-                mbps = tcp_throughput(lab, tool) if "tcp" in PHASES else None
-                if mbps is not None:
-                    add(tool, "tcp_mbps", mbps)
+                tcp = tcp_throughput(lab, tool) if "tcp" in PHASES else None
+                if tcp is not None:
+                    add(tool, "tcp_mbps", tcp[0])
+                    if not math.isnan(tcp[1]):
+                        add(tool, "tcp_cpu_s_per_gb", tcp[1])
+                        add(tool, "tcp_kb_per_wake", tcp[2])
             finally:
                 lab.close()
             print(f"run {run + 1} {tool}: " + ", ".join(
@@ -346,6 +365,8 @@ def main() -> int:
         ("  frames/filter wake-up, 1514", "", "per_wake_1514", 1.0, "{:.1f}"),
         ("  frames/filter wake-up, 64 B", "", "per_wake_64", 1.0, "{:.1f}"),
         ("unimpaired TCP (Mbit/s)", "", "tcp_mbps", 1.0, "{:.0f}"),
+        ("  filter CPU per GB, TCP (s)", "", "tcp_cpu_s_per_gb", 1.0, "{:.2f}"),
+        ("  kB per filter wake-up, TCP", "", "tcp_kb_per_wake", 1.0, "{:.1f}"),
     ]
     for label, setting, key, scale, fmt in rows:
         cells = [fmt.format(med[t][key] * scale) if key in med[t] else "-" for t in TOOLS]

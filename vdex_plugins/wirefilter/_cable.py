@@ -52,8 +52,11 @@ READS_PER_WAKE = 8
 """At most this many reads of one input per wake-up (fairness with the other direction)."""
 MAX_PENDING = 1 << 20
 """Bytes an output keeps while its pipe is full; beyond this new frames are dropped (counted)."""
+IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+"""Chunks per ``writev``."""
 HIGH_WATER = 64 << 10
-"""Above this many pending output bytes the reader feeding that output pauses."""
+"""Above this many bytes left over after a flush the reader feeding that output pauses (so at
+most HIGH_WATER + READS_PER_WAKE * READ_SIZE relayed bytes wait in the filter)."""
 _clock = time.monotonic
 """The model's clock: the timer's (a timerfd on CLOCK_MONOTONIC)."""
 
@@ -62,32 +65,42 @@ _clock = time.monotonic
 class StreamOutput:
     """Non-blocking writes of framed records to one descriptor, with a bounded overflow buffer.
 
-    ``on_blocked`` is called when bytes are left over (watch the descriptor for writability, then
-    :meth:`flush`); ``on_broken`` when the reader went away.
+    What is queued (frames with their headers, relayed runs of records as views of the bytes
+    read) goes out with one ``writev`` per :meth:`flush`, without being copied: a handler that
+    read several times writes once. ``on_blocked`` is called when bytes are left over (watch the
+    descriptor for writability, then :meth:`flush`); ``on_broken`` when the reader went away.
     """
 
     fd: int
-    pending: bytearray = attrs.Factory(bytearray)
+    chunks: list[bytes | memoryview] = attrs.Factory(list)
+    queued: int = 0
+    """Bytes in ``chunks``."""
     dropped: int = 0
     broken: bool = False
     on_blocked: Callable[[StreamOutput], None] | None = None
     on_broken: Callable[[StreamOutput], None] | None = None
 
     def frame(self, frame: bytes) -> None:
-        """Queue one frame (with its header); :meth:`flush` writes it."""
-        if len(self.pending) + len(frame) + HEADER_LEN > MAX_PENDING or self.broken:
+        """Queue one frame with its header; dropped (counted) beyond :data:`MAX_PENDING`."""
+        size = len(frame) + HEADER_LEN
+        if self.queued + size > MAX_PENDING or self.broken:
             self.dropped += 1
             return
-        self.pending += encode_header(len(frame))
-        self.pending += frame
+        self.chunks += (encode_header(len(frame)), frame)
+        self.queued += size
 
     def raw(self, records: bytes | memoryview) -> None:
-        """Whole records, already framed (the relay): written at once, without a copy, unless
-        earlier bytes are still waiting."""
-        if self.broken:
-            return
-        if self.pending:
-            self.pending += records
+        """Queue whole records, already framed (the relay). The reader that feeds this output
+        pauses while it is congested, which bounds what waits here."""
+        if not self.broken:
+            self.chunks.append(records)
+            self.queued += len(records)
+
+    def write_now(self, records: bytes | memoryview) -> None:
+        """Whole records written at once when nothing waits (the relay's last read of a
+        wake-up: one ``write``, no queue); what the descriptor does not take is queued."""
+        if self.chunks or self.broken:
+            self.raw(records)
             return
         try:
             written = os.write(self.fd, records)
@@ -97,32 +110,49 @@ class StreamOutput:
             self._break(exc)
             return
         if written < len(records):
-            self.pending += records[written:]
+            rest = memoryview(records)[written:]
+            self.chunks.append(rest)
+            self.queued += len(rest)
             if self.on_blocked is not None:
                 self.on_blocked(self)
 
     @property
     def congested(self) -> bool:
-        return len(self.pending) >= HIGH_WATER
+        return self.queued >= HIGH_WATER
 
     def flush(self) -> None:
-        """Write what the pipe takes now; report the rest as blocked."""
-        if not self.pending or self.broken:
-            return
-        try:
-            written = os.write(self.fd, self.pending)
-        except BlockingIOError:
-            written = 0
-        except OSError as exc:
-            self._break(exc)
-            return
-        del self.pending[:written]
-        if self.pending and self.on_blocked is not None:
-            self.on_blocked(self)
+        """Write what the descriptor takes now; report the rest as blocked."""
+        chunks = self.chunks
+        while chunks and not self.broken:
+            batch = chunks if len(chunks) <= IOV_MAX else chunks[:IOV_MAX]
+            try:
+                written = os.writev(self.fd, batch)
+            except BlockingIOError:
+                written = 0
+            except OSError as exc:
+                self._break(exc)
+                return
+            self.queued -= written
+            whole = 0
+            for chunk in batch:
+                n = len(chunk)
+                if written < n:
+                    break
+                written -= n
+                whole += 1
+            complete = whole == len(batch)
+            del chunks[:whole]
+            if not complete:
+                if written:
+                    chunks[0] = memoryview(chunks[0])[written:]
+                if self.on_blocked is not None:
+                    self.on_blocked(self)
+                return
 
     def _break(self, exc: OSError) -> None:
         self.broken = True
-        self.pending.clear()
+        self.chunks.clear()
+        self.queued = 0
         if exc.errno != errno.EPIPE:
             log.warning("output %d failed: %s", self.fd, exc.strerror)
         if self.on_broken is not None:
@@ -260,30 +290,82 @@ class StreamCable:
     # ------------------------------------------------------------------ inputs
 
     def _input_handler(self, direction: _Direction) -> Callable[[], None]:
-        """The dataplane handler of one input, with what it needs bound as closure variables:
-        for an unimpaired direction it is the whole cost of a wake-up (read, relay, write), so
-        it is kept to a few calls.
+        """The dataplane handler of one input, with what it needs bound as closure variables.
+
+        For an unimpaired direction this is the whole cost of a wake-up, so the common one (a
+        short read, relayed and written at once) takes a straight path with three calls: read,
+        relay, write. Whether the direction is transparent is asked of the model only when the
+        Markov chain's version changed since it last was: a transparent direction cannot stop
+        being one otherwise (its queue, backlog and loss state change only through
+        :meth:`~._model.WireFilterModel.submit`, which it does not call).
 
         One read takes everything the pipe holds up to :data:`READ_SIZE`; only a full read is
-        followed by another (at most :data:`READS_PER_WAKE`), so the common wake-up makes no
-        read that ends in EAGAIN (an exception in Python: dearer than going back to epoll).
+        followed by another (at most :data:`READS_PER_WAKE`, written with one ``writev``), so
+        the common wake-up makes no read that ends in EAGAIN (an exception in Python: dearer
+        than going back to epoll).
         """
         fd = direction.fd
         out = direction.out
         d = direction.index
         model = self.model
+        chain = model.markov
         transparent = model.transparent
         stats = model.stats[d]
         relay = direction.decoder.relay
-        raw = out.raw
+        queue = out.raw
+        write_now = out.write_now
         filtered = self._filtered
         relaying = self.blinker is None
         read = os.read
-        reads = range(READS_PER_WAKE)
+        clear_version = -1
+        """The chain's version when the direction was last found transparent (-1: it was not)."""
+
+        def passes(version: int) -> bool:
+            nonlocal clear_version
+            if relaying and transparent(d):
+                clear_version = version
+                return True
+            clear_version = -1
+            return False
 
         def on_input() -> None:
+            try:
+                data = read(fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                log.warning("input %d failed: %s", fd, exc.strerror)
+                data = b""
+            if not data:
+                self._input_ended(direction)
+                return
+            version = chain.version
+            if len(data) < READ_SIZE and not out.queued and (
+                    version == clear_version or passes(version)):
+                passed = relay(data, write_now)
+                stats.received += passed
+                stats.delivered += passed
+                if out.queued >= HIGH_WATER or out.broken:
+                    self._update_input(direction, _clock())
+                return
+            burst(data)
+
+        def burst(data: bytes) -> None:
+            """A full read (more may wait), or a direction with something to do: up to
+            READS_PER_WAKE reads, then one flush."""
             stop = False
-            for _ in reads:
+            reads = 1
+            while True:
+                version = chain.version
+                if version == clear_version or passes(version):
+                    passed = relay(data, queue)
+                    stats.received += passed
+                    stats.delivered += passed
+                elif filtered(direction, data):
+                    stop = True  # the speed gate closed
+                    break
+                if len(data) < READ_SIZE or reads == READS_PER_WAKE:
+                    break
                 try:
                     data = read(fd, READ_SIZE)
                 except BlockingIOError:
@@ -294,28 +376,19 @@ class StreamCable:
                 if not data:
                     self._input_ended(direction)
                     return
-                if relaying and transparent(d):
-                    passed = relay(data, raw)
-                    stats.received += passed
-                    stats.delivered += passed
-                    stop = out.broken or len(out.pending) >= HIGH_WATER
-                else:
-                    stop = filtered(direction, data)
-                if stop or len(data) < READ_SIZE:
-                    break
-            if out.pending:
+                reads += 1
+            if out.queued:
                 out.flush()
-            if stop:
+            if stop or out.queued >= HIGH_WATER or out.broken:
                 self._update_input(direction, _clock())
 
         return on_input
 
     def _filtered(self, direction: _Direction, data: bytes) -> bool:
         """One read's records through the model (a direction with something to do). True if
-        the input must not be read again now (output congested, speed gate closed)."""
+        the input must not be read again now (the speed gate closed)."""
         model = self.model
         d = direction.index
-        out = direction.out
         frames = direction.frames
         direction.decoder.feed(data, frames.append)
         now = _clock()
@@ -327,7 +400,7 @@ class StreamCable:
             frames.clear()
             if self.timer is not None:
                 self.timer.wake_if_earlier(model.next_deadline())
-        return out.congested or out.broken or not model.accepting(d, now)
+        return not model.accepting(d, now)
 
     def _update_input(self, direction: _Direction, now: float, *, arm: bool = True) -> None:
         """Read the input only while its output takes more and the speed gate is open."""
@@ -363,7 +436,7 @@ class StreamCable:
                 d = direction.index
                 out = direction.out
                 if not (model.queued_frames(d) or model.backlog(d)
-                        or (out.pending and not out.broken)):
+                        or (out.queued and not out.broken)):
                     self._finish(f"end of input {direction.fd}")
                     return
 
@@ -401,7 +474,7 @@ class StreamCable:
                 out = direction.out
                 if out.fd == fd:
                     out.flush()
-                    if not out.pending:
+                    if not out.queued:
                         self._unwatch(fd)
                     self._update_input(direction, now)
         self._check_finished()

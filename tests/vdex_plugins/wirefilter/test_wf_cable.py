@@ -21,7 +21,14 @@ import trio
 from vdex._core.stream import StreamDecoder, encode
 from vdex.cli.common import run_trio
 from vdex.runtime.dataplane import Dataplane
-from vdex_plugins.wirefilter._cable import HIGH_WATER, MAX_PENDING, StreamCable, StreamOutput
+from vdex_plugins.wirefilter._cable import (
+    HIGH_WATER,
+    MAX_PENDING,
+    READ_SIZE,
+    READS_PER_WAKE,
+    StreamCable,
+    StreamOutput,
+)
 from vdex_plugins.wirefilter._commands import run_command
 from vdex_plugins.wirefilter._model import WireFilterModel
 from vdex_plugins.wirefilter._values import Param, WireValue
@@ -192,7 +199,7 @@ async def test_a_full_output_pauses_the_input_and_loses_nothing() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(rig.write, b"".join(encode(f) for f in frames))
             await wait_until(lambda: not direction.reading)
-            assert out.congested and len(out.pending) < HIGH_WATER + (64 << 10) + 2000
+            assert out.congested and out.queued < HIGH_WATER + READS_PER_WAKE * READ_SIZE
             assert rig.cable.model.stats[LR].received < 600
             got = await rig.read(600, timeout=20)
         assert [f for _t, f in got] == frames
@@ -278,3 +285,77 @@ def test_the_cable_under_the_host_loop() -> None:
             os.close(fd)
     assert min(latencies) >= 0.020
     assert cable.exit_reason == f"end of input {in_r}"
+
+
+# ---------------------------------------------------------------------- the output queue
+
+
+def drain_pipe(fd: int, into: bytearray) -> None:
+    try:
+        while chunk := os.read(fd, 1 << 16):
+            into += chunk
+    except BlockingIOError:
+        pass
+
+
+def test_the_output_queue_keeps_order_across_partial_and_split_writes() -> None:
+    """More chunks than one writev takes, into a pipe smaller than them: every byte arrives
+    once, in order, and a left-over is reported as blocked."""
+    r, w = _pipe(4096)
+    try:
+        out = StreamOutput(fd=w)
+        blocked: list[StreamOutput] = []
+        out.on_blocked = blocked.append
+        chunks = [bytes([i % 251]) * (i % 700 + 1) for i in range(3000)]
+        for chunk in chunks[:1500]:
+            out.raw(chunk)
+        for chunk in chunks[1500:]:
+            out.raw(memoryview(chunk))
+        assert out.queued == sum(map(len, chunks))
+        got = bytearray()
+        while out.queued:
+            out.flush()
+            drain_pipe(r, got)
+        assert got == b"".join(chunks)
+        assert blocked and not out.chunks
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_frames_beyond_the_output_buffer_are_counted() -> None:
+    r, w = _pipe(4096)
+    try:
+        out = StreamOutput(fd=w)
+        for n in range(MAX_PENDING // 1002 + 10):
+            out.frame(frame(n, 1000))
+        assert out.dropped == 10 and out.queued <= MAX_PENDING
+        got = bytearray()
+        while out.queued:
+            out.flush()
+            drain_pipe(r, got)
+        decoded: list[bytes] = []
+        StreamDecoder().feed(bytes(got), decoded.append)
+        assert [number(f) for f in decoded] == list(range(MAX_PENDING // 1002))
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+async def test_a_parameter_set_while_relaying_applies_to_the_next_frame() -> None:
+    """The relay remembers that its direction is transparent; a console command must end that
+    at once (the chain's version changes)."""
+    async with running_cable(WireFilterModel()) as rig:
+        await rig.write(encode(frame(0)))
+        await rig.read(1)
+        run_command(cast(Any, rig.cable), "delay 30")
+        rig.cable.changed()
+        sent = time.monotonic()
+        await rig.write(encode(frame(1)))
+        arrived, got = (await rig.read(2))[-1]
+        assert number(got) == 1 and arrived - sent >= 0.030
+        run_command(cast(Any, rig.cable), "delay 0")
+        await rig.write(encode(frame(2)))
+        arrived, got = (await rig.read(3))[-1]
+        assert number(got) == 2
+        await wait_until(lambda: rig.cable.model.transparent(LR))
