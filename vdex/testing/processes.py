@@ -113,10 +113,27 @@ async def wait_for_path(path: str, timeout: float = 10.0, proc: trio.Process | N
 async def switch_process(argv: Sequence[str], directory: str, *, timeout: float = 15.0,
                          **kwargs: Any) -> AsyncIterator[trio.Process]:
     """Start a switch (``["vde_switch", "-s", dir, ...]`` or :data:`VDEX` ``+ ["switch", ...]``)
-    and return once ``directory/ctl`` exists."""
+    and return once ``directory/ctl`` exists, and the management socket too when ``argv`` names
+    one with ``-M``/``--mgmt``: the two appear one after the other, so a test that talks to the
+    console must not race the switch's start-up."""
     async with process(argv, **kwargs) as proc:
         await wait_for_path(os.path.join(directory, "ctl"), timeout, proc)
+        mgmt = _option_value(argv, "-M", "--mgmt")
+        if mgmt is not None:
+            await wait_for_path(mgmt, timeout, proc)
         yield proc
+
+
+def _option_value(argv: Sequence[str], *names: str) -> str | None:
+    """The value given to the last of ``names`` in ``argv`` (``-M x``, ``--mgmt x``,
+    ``--mgmt=x``), or None."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg in names and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif any(arg.startswith(name + "=") for name in names if name.startswith("--")):
+            value = arg.split("=", 1)[1]
+    return value
 
 
 def reference_switch(directory: str, *args: str) -> list[str]:
