@@ -33,7 +33,9 @@ Run as root from the project root (needs vde2, vdeplug, gcc and libvdeplug-dev f
 
 ``PHASES`` is any of ``accuracy`` (with the baseline), ``blast``, ``tcp`` (default: all three).
 ``CEILING=1`` adds the same cable without a filter (``cable``: blasts and TCP only), the most the
-rest of the chain carries on this machine.
+rest of the chain carries on this machine; ``FLOOR=1`` adds the least a filter process can be
+(bench/wirefilter_floor/: ``c-relay`` and ``py-relay``, epoll + read + write), what any C or
+Python filter costs in the chain before it does anything with the frames.
 ``VDEX_BEFORE`` names the root of another vdex source tree (``git archive OLD vdex vdex_plugins |
 tar -x -C /tmp/old``): its ``vdex wirefilter`` joins the interleaving as ``before``, so a change
 is measured against its predecessor under the same load.
@@ -84,6 +86,22 @@ TOOLS: dict[str, Callable[[list[str]], list[str]]] = {
 }
 if os.environ.get("CEILING"):
     TOOLS["cable"] = lambda args: []  # no filter at all: what the rest of the chain carries
+if os.environ.get("FLOOR"):
+    # The least a filter process can be (epoll, read, write), in C and in Python.
+    _FLOOR = REPO / "bench" / "wirefilter_floor"
+    TOOLS["c-relay"] = lambda args: [str(_build_relay())]
+    TOOLS["py-relay"] = lambda args: [sys.executable, str(_FLOOR / "relay.py")]
+NO_MODEL = {"cable", "c-relay", "py-relay"}
+"""Tools without impairments: blasts and TCP only."""
+
+
+def _build_relay() -> Path:
+    out = Path("/tmp/vdex-bench-wirefilter-relay")
+    if not out.exists():
+        subprocess.run(["gcc", "-O2", "-o", str(out),
+                        str(REPO / "bench" / "wirefilter_floor" / "relay.c")], check=True)
+    return out
+
 if os.environ.get("VDEX_BEFORE"):
     _BEFORE = os.path.abspath(os.environ["VDEX_BEFORE"])
     TOOLS["before"] = lambda args: ["env", f"PYTHONPATH={_BEFORE}",
@@ -320,7 +338,7 @@ def main() -> int:
         for tool in TOOLS:
             lab = Lab.create()
             try:
-                if "accuracy" in PHASES and tool != "cable":
+                if "accuracy" in PHASES and tool not in NO_MODEL:
                     base = baseline(lab, tool)
                     acc = accuracy(lab, tool)
                     add(tool, "base_ms", base)
