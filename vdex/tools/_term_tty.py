@@ -1,14 +1,18 @@
 """The interactive side of ``vdex term``: GNU readline, history, TAB completion, async redraw.
 
-Python's ``input()`` blocks in readline, so one reader thread owns the socket: it prints replies
-while a command is pending and, while the user is typing, erases the input line, prints the
-asynchronous message (``** DBG MSG: ...``) and redraws the prompt with what was typed, like
-vdeterm. The thread is started and joined by :meth:`InteractiveTerm.run`; if the server goes away
-while the user types, the thread interrupts ``input()`` with SIGUSR1.
+Python's ``input()`` blocks in readline, so one reader thread owns the socket and prints replies
+while a command is pending. readline itself is not thread-safe, so only the main thread touches
+it: while the user is typing, the reader queues an asynchronous message (``** DBG MSG: ...``) and
+signals the main thread (SIGUSR2); Python runs the handler inside ``input()``'s wait for a key,
+between two keystrokes, and the handler erases the input line, prints the message and redraws the
+prompt with what was typed, like vdeterm. The thread is started and joined by
+:meth:`InteractiveTerm.run`; if the server goes away while the user types, the thread interrupts
+``input()`` with SIGUSR1.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import os
@@ -37,6 +41,15 @@ class _ServerClosed(Exception):
 
 def default_history_file() -> Path:
     return Path.home() / ".vdex_history" / "term"
+
+
+def _readline_done_flag() -> ctypes.c_int | None:
+    """readline's ``rl_done``: 0 while a line is being edited, 1 once it is accepted (Python
+    returns from ``input()`` a little later, so a handler can run in between)."""
+    try:
+        return ctypes.c_int.in_dll(ctypes.CDLL(readline.__file__), "rl_done")
+    except (OSError, ValueError):
+        return None
 
 
 def _forced_redisplay() -> Callable[[], None] | None:
@@ -96,11 +109,20 @@ class InteractiveTerm:
     out: TextIO = sys.stdout
     _prompt: str = ""
     _idle: bool = False
+    """The main thread is in, or about to enter, ``input()`` (guarded by ``_lock``)."""
+    _editing: bool = False
+    """readline shows the prompt and the typed text (main thread only)."""
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
+    _out_lock: threading.RLock = attrs.field(factory=threading.RLock)
+    """Orders what the reader and the main thread's signal handler write (re-entrant: a
+    handler may interrupt another)."""
+    _pending: collections.deque[str] = attrs.field(factory=collections.deque)
+    _pending_shown: threading.Event = attrs.field(factory=threading.Event)
     _reply_done: threading.Event = attrs.field(factory=threading.Event)
     _input_left: threading.Event = attrs.field(factory=threading.Event)
     _close_raised: bool = False
     _redisplay: Callable[[], None] | None = attrs.field(factory=_forced_redisplay)
+    _rl_done: ctypes.c_int | None = attrs.field(factory=_readline_done_flag)
 
     def run(self) -> int:
         banner, prompt = self.session.banner()
@@ -108,7 +130,7 @@ class InteractiveTerm:
         self._prompt = f"{prompt.name}[{self.socket_name}]: "
         commands = self._fetch_commands()
         reader = threading.Thread(target=self._read_loop, name="vdex-term-reader")
-        with readline_configured(commands, self.history_file), self._raise_on_sigusr1():
+        with readline_configured(commands, self.history_file), self._signal_handlers():
             reader.start()
             try:
                 return self._command_loop()
@@ -119,17 +141,27 @@ class InteractiveTerm:
                 reader.join()
 
     @contextlib.contextmanager
-    def _raise_on_sigusr1(self) -> Iterator[None]:
-        def handler(signum: int, frame: object) -> None:
+    def _signal_handlers(self) -> Iterator[None]:
+        """SIGUSR1: the server closed the connection; SIGUSR2: messages wait to be shown."""
+        def closed(signum: int, frame: object) -> None:
             if not self._close_raised:  # the reader may have to knock more than once
                 self._close_raised = True
                 raise _ServerClosed
 
-        previous = signal.signal(signal.SIGUSR1, handler)
+        def messages(signum: int, frame: object) -> None:
+            self._show_pending()
+
+        previous = signal.signal(signal.SIGUSR1, closed), signal.signal(signal.SIGUSR2, messages)
+        readline.set_pre_input_hook(self._started_editing)
         try:
             yield
         finally:
-            signal.signal(signal.SIGUSR1, previous)
+            readline.set_pre_input_hook(None)
+            signal.signal(signal.SIGUSR1, previous[0])
+            signal.signal(signal.SIGUSR2, previous[1])
+
+    def _started_editing(self) -> None:
+        self._editing = True
 
     def _fetch_commands(self) -> list[str]:
         """Ask ``help`` once, silently, for the completion list (vdeterm does the same)."""
@@ -157,6 +189,7 @@ class InteractiveTerm:
                 self.out.write("\n")
                 continue
             finally:
+                self._editing = False
                 with self._lock:
                     self._idle = False
                     self._input_left.set()
@@ -204,15 +237,37 @@ class InteractiveTerm:
                 return
 
     def _show(self, text: str) -> None:
-        with self._lock:
-            if not self._idle:
-                self.out.write(text + "\n")
-                self.out.flush()
+        """Print ``text`` from the reader thread. While the user may be typing, hand it to the
+        main thread and knock until it is shown (a signal that lands just before readline's
+        select() waits for the next knock)."""
+        self._pending.append(text)
+        while self._pending:
+            with self._lock:
+                if not self._idle:
+                    break
+                self._pending_shown.clear()
+                signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR2)
+            self._pending_shown.wait(KNOCK_INTERVAL)
+        self._write_pending(editing=False)  # the main thread left input(): plain lines
+
+    def _show_pending(self) -> None:
+        """The SIGUSR2 handler, in the main thread: show what the reader queued."""
+        done = self._rl_done
+        self._write_pending(editing=self._editing and (done is None or done.value == 0))
+        self._pending_shown.set()
+
+    def _write_pending(self, *, editing: bool) -> None:
+        with self._out_lock:
+            if not self._pending:
                 return
-            # The user is typing: erase the input line, print, redraw prompt and typed text.
-            self.out.write("\r\x1b[K" + text + "\r\n")
+            while self._pending:
+                text = self._pending.popleft()
+                # The user is typing: erase the input line before the message.
+                self.out.write(("\r\x1b[K" + text + "\r\n") if editing else (text + "\n"))
             self.out.flush()
-            if self._redisplay is not None:
+            if not editing:
+                return
+            if self._redisplay is not None:  # prompt and typed text back, cursor where it was
                 self._redisplay()
             else:
                 self.out.write(self._prompt + readline.get_line_buffer())
