@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import trio
 from harness import PROMPT, RawConsole, check_framing
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from vdex.mgmt.protocol import LineBuffer, split_command
@@ -40,10 +40,14 @@ async def one_session(path: str, chunks: list[bytes]) -> None:
     ends = next((i for i, c in enumerate(commands) if c and c.startswith("logout")), None)
     async with await RawConsole.connect(path) as c:
         await c.banner()
-        for piece in chunks:
-            if piece:
-                await c.send(piece)
-        await c.send(b"\nport/showinfo\n")
+        try:
+            for piece in [*chunks, b"\nport/showinfo\n"]:
+                if piece:
+                    await c.send(piece)
+        except trio.BrokenResourceError:
+            # After a logout the switch closes the session; what we still send meets EPIPE.
+            if ends is None:
+                raise
         expected = len(lines) if ends is None else ends
         for _ in range(expected):
             reply = (await c.read_until(PROMPT, timeout=10))[: -len(PROMPT)].decode()
@@ -64,6 +68,8 @@ async def test_arbitrary_console_input_never_crashes_a_session_or_the_switch(soc
         @settings(max_examples=200, deadline=None, derandomize=False,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
         @given(st.lists(chunk, min_size=1, max_size=5))
+        @example([b"logout\nport/print\x95\xa5\x86", b"F\x90e^t\x88A3\x10",
+                  b"logout\nport/print", b"port/createport/allprintdebug/add"])  # CI, EPIPE
         def check(chunks: list[bytes]) -> None:
             joined = b"".join(chunks)
             assume(not any(word in joined.lower() for word in FORBIDDEN))
