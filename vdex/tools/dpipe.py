@@ -25,6 +25,7 @@ from pathlib import Path
 
 from vdex.errors import UsageError
 from vdex.records import Subcommand
+from vdex.tools import parse_and_run
 from vdex.tools._daemon import DaemonReport, run_as_daemon
 from vdex.tools._dpipe_plan import ChainPlan, parse_chain
 from vdex.tools._dpipe_run import ChainRunner, ChainStartError, RunOptions
@@ -145,12 +146,7 @@ def _run_chain(plan: ChainPlan, options: RunOptions, report: DaemonReport) -> in
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``vdex dpipe [OPTIONS] CMD1 [ARGS] = CMD2 [ARGS] [= ...]``."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    except SystemExit as exc:  # --help or an argparse usage error
-        return exc.code if isinstance(exc.code, int) else 2
-    return run(args)
+    return parse_and_run(build_parser(), run, argv)
 
 
 SUBCOMMAND = Subcommand(name="dpipe", help="run commands connected by bidirectional pipes (VDE dpipe)", add_arguments=add_arguments, run=run)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from vdex.records import Subcommand
+from vdex.tools import parse_and_run
 from vdex.tools._mgmt_stream import Event, SessionEnd, render
 from vdex.tools._term_session import MgmtSession, ReplyTimeout, ends_session
 
@@ -140,12 +141,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``vdex term [--raw] [--timeout S] MGMT_SOCKET``."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    except SystemExit as exc:  # --help or an argparse usage error
-        return exc.code if isinstance(exc.code, int) else 2
-    return run(args)
+    return parse_and_run(build_parser(), run, argv)
 
 
 SUBCOMMAND = Subcommand(name="term", help="console client for a management socket (vdeterm/unixterm)", add_arguments=add_arguments, run=run)
