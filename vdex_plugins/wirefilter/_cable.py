@@ -328,14 +328,21 @@ class StreamCable:
             clear_version = -1
             return False
 
-        def on_input() -> None:
+        def take() -> bytes | None:
+            """One read of the input: its bytes, b"" at its end (or when it failed), None when
+            nothing waits."""
             try:
-                data = read(fd, READ_SIZE)
+                return read(fd, READ_SIZE)
             except BlockingIOError:
-                return
+                return None
             except OSError as exc:
                 log.warning("input %d failed: %s", fd, exc.strerror)
-                data = b""
+                return b""
+
+        def on_input() -> None:
+            data = take()
+            if data is None:
+                return
             if not data:
                 self._input_ended(direction)
                 return
@@ -366,13 +373,10 @@ class StreamCable:
                     break
                 if len(data) < READ_SIZE or reads == READS_PER_WAKE:
                     break
-                try:
-                    data = read(fd, READ_SIZE)
-                except BlockingIOError:
+                more = take()
+                if more is None:
                     break
-                except OSError as exc:
-                    log.warning("input %d failed: %s", fd, exc.strerror)
-                    data = b""
+                data = more
                 if not data:
                     self._input_ended(direction)
                     return
