@@ -56,7 +56,7 @@ import math
 import os
 import select
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from ctypes import byref, c_uint32
 
@@ -709,16 +709,22 @@ async def open_slirp(
     :class:`PortError` from the ``async with`` itself.
     """
     bridge = SlirpBridge(settings=settings, deliver=deliver, library=library, clock_ns=clock_ns)
-    try:
+    with sole_exception_unwrapped():
         async with trio.open_nursery() as nursery:
             await nursery.start(bridge.run)
             try:
                 yield bridge
             finally:
                 nursery.cancel_scope.cancel()
+
+
+@contextlib.contextmanager
+def sole_exception_unwrapped() -> Iterator[None]:
+    """When one party of a bridge's nursery failed (the start, the body or the bridge), raise
+    its own exception, so callers catch PortError, not a group around it."""
+    try:
+        yield
     except BaseExceptionGroup as group:
-        # One party failed (the start, the body or the bridge): raise its own exception, so
-        # callers catch PortError, not a group around it.
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise

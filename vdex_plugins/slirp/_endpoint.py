@@ -47,7 +47,7 @@ from vdex._core.port import Port
 from vdex.runtime.endpoint import Endpoint
 
 from . import _libslirp as C
-from ._bridge import SlirpBridge, SlirpStatistics
+from ._bridge import SlirpBridge, SlirpStatistics, sole_exception_unwrapped
 from ._describe import settings_lines
 from ._settings import SlirpSettings
 from ._vnl import parse_slirp_vnl
@@ -226,19 +226,14 @@ async def open_slirp_endpoint(
                                            library=lib, clock_ns=clock_ns, external=True,
                                            on_failure=endpoint.hang_up))
         assert endpoint.bridge is not None
-        async with trio.open_nursery() as nursery:
-            await nursery.start(_run_bridge, endpoint.bridge, endpoint)
-            endpoint._watched = {endpoint.bridge.fileno(): endpoint.bridge.service}
-            try:
-                yield endpoint
-            finally:
-                nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        # One party failed (the start, the body or the bridge): raise its own exception, so
-        # callers catch PortError, not a group around it.
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
-        raise
+        with sole_exception_unwrapped():
+            async with trio.open_nursery() as nursery:
+                await nursery.start(_run_bridge, endpoint.bridge, endpoint)
+                endpoint._watched = {endpoint.bridge.fileno(): endpoint.bridge.service}
+                try:
+                    yield endpoint
+                finally:
+                    nursery.cancel_scope.cancel()
     finally:
         endpoint.close()
 
