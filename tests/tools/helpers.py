@@ -4,39 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 
+from vdex.testing.blocking import port_sockets as port_sockets
+from vdex.testing.blocking import socket_accepts as socket_accepts
+from vdex.testing.blocking import wait_for as wait_for
+
 PYTHON = sys.executable
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll ``condition`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
-
-
-def socket_accepts(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
-def port_sockets(switch_dir: Path) -> list[Path]:
-    """The per-port data sockets (``NNN.F``) of a vde_switch directory."""
-    return sorted(p for p in switch_dir.iterdir() if p.name[:1].isdigit())
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:

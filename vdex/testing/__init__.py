@@ -5,6 +5,7 @@
 * :class:`AsyncMgmtClient`: a console client that returns a command's status and data lines.
 * :mod:`vdex.testing.frames`: frame builders.
 * :mod:`vdex.testing.processes`: real processes (vdex, vde_switch, dpipe) with guaranteed cleanup.
+* :mod:`vdex.testing.blocking`: deadline-bound waits for tests that run without trio.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from wf_lab import (
     PYTHON,
     REPO,
     FilterProcess,
+    PromptConsole,
     RecordReader,
     vdex_wirefilter_argv,
     wait_for,
@@ -63,32 +64,6 @@ def frame(n: int, size: int = 100) -> bytes:
 
 def number(f: bytes) -> int:
     return int.from_bytes(f[14:18], "big")
-
-
-class Console:
-    """A management socket client that reads up to each prompt."""
-
-    def __init__(self, path: Path) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(path))
-        self.sock.settimeout(10)
-        self.greeting = self.until(b"\nVDEwf$ ")
-
-    def until(self, marker: bytes) -> bytes:
-        data = b""
-        while not data.endswith(marker):
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        return data
-
-    def __call__(self, line: str) -> str:
-        self.sock.sendall(line.encode() + b"\n")
-        return self.until(b"\nVDEwf$ ").decode()[: -len("\nVDEwf$ ")]
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def wait_console(proc: FilterProcess, path: Path) -> None:
@@ -206,7 +181,7 @@ def test_console_over_mgmt_socket(start: Start, short_tmp: Path) -> None:
     wf = start("-M", str(mgmt))
     wait_console(wf, mgmt)
     assert stat.S_IMODE(os.stat(mgmt).st_mode) == 0o700
-    console = Console(mgmt)
+    console = PromptConsole(mgmt, b"\nVDEwf$ ")
     try:
         assert console.greeting == (b"\nVDE wirefilter V.2.3.2\n(C) R.Davoli 2005,2006 - GPLv2\n"
                                     b"\nVDEwf$ ")
@@ -230,7 +205,7 @@ def test_markov_debug_lines_arrive_asynchronously(start: Start, short_tmp: Path)
     mgmt = short_tmp / "wf.mgmt"
     wf = start("-M", str(mgmt))
     wait_console(wf, mgmt)
-    console = Console(mgmt)
+    console = PromptConsole(mgmt, b"\nVDEwf$ ")
     try:
         for line in ("markov-numnodes 2", "markov-name 1,second", "setedge 0,1,100",
                      "setedge 1,0,100", "markov-debug 1"):
@@ -255,7 +230,7 @@ def test_clients_that_hang_up_at_once_do_not_stop_the_filter(start: Start, short
                 sock.connect(str(mgmt))
                 if data:
                     sock.sendall(data)
-    console = Console(mgmt)
+    console = PromptConsole(mgmt, b"\nVDEwf$ ")
     try:
         assert console("showstats").endswith("output full: dropped 0\n.\n1000 Success\n")
     finally:
@@ -313,7 +288,7 @@ def test_rc_file_runs_before_frames_flow(start: Start, short_tmp: Path) -> None:
     assert [number(f) for _t, f in got] == [2]  # 300 bytes > mtu 200: frame 1 was dropped
     assert (got[0][0] - sent) / 1e6 >= 60.0
     wait_console(wf, mgmt)
-    console = Console(mgmt)
+    console = PromptConsole(mgmt, b"\nVDEwf$ ")
     try:
         assert "Delay  60+0U\n" in console("showinfo")
         assert "dropped 1: mtu 1 " in console("showstats")

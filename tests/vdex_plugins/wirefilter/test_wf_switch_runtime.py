@@ -4,7 +4,6 @@ and measure what two real clients see."""
 from __future__ import annotations
 
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -12,37 +11,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from wf_lab import PYTHON, REPO, Client, await_path, paced_run, socket_accepts, wait_for
+from wf_lab import (
+    PYTHON,
+    REPO,
+    Client,
+    PromptConsole,
+    await_path,
+    paced_run,
+    socket_accepts,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
 
-class SwitchConsole:
-    def __init__(self, path: Path) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(path))
-        self.sock.settimeout(10)
-        self._until(b"\nvde$ ")
-
-    def _until(self, marker: bytes) -> bytes:
-        data = b""
-        while not data.endswith(marker):
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        return data
-
-    def __call__(self, line: str) -> str:
-        self.sock.sendall(line.encode() + b"\n")
-        return self._until(b"\nvde$ ").decode()[: -len("\nvde$ ")]
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture(params=[["--plugin", "wirefilter"]], ids=["with-plugin"])
-def switch(request: pytest.FixtureRequest) -> Iterator[tuple[Path, SwitchConsole]]:
+def switch(request: pytest.FixtureRequest) -> Iterator[tuple[Path, PromptConsole]]:
     root = Path(tempfile.mkdtemp(prefix="wfs", dir="/tmp"))
     directory, mgmt = root / "sw", root / "sw.mgmt"
     proc = subprocess.Popen(
@@ -57,7 +41,7 @@ def switch(request: pytest.FixtureRequest) -> Iterator[tuple[Path, SwitchConsole
                  what="vdex switch to accept clients")
         wait_for(lambda: proc.poll() is not None or mgmt.exists(), what="the console socket")
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "died"
-        console = SwitchConsole(mgmt)
+        console = PromptConsole(mgmt, b"\nvde$ ")
         yield directory, console
     finally:
         if console is not None:
@@ -73,7 +57,7 @@ def switch(request: pytest.FixtureRequest) -> Iterator[tuple[Path, SwitchConsole
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_wf_commands_on_a_running_switch(switch: tuple[Path, SwitchConsole]) -> None:
+def test_wf_commands_on_a_running_switch(switch: tuple[Path, PromptConsole]) -> None:
     directory, console = switch
     sender, receiver = Client.join(directory, 1), Client.join(directory, 2)
     try:
@@ -104,7 +88,7 @@ def test_wf_commands_on_a_running_switch(switch: tuple[Path, SwitchConsole]) -> 
             events += console.sock.recv(4096)
         assert events.startswith(f'3070 wf/markov Port {port:02d}: Node 0 "" -> 1 "bad"'.encode())
         console.sock.sendall(b"debug/del wf/markov\n")
-        console._until(b"1000 Success\n\nvde$ ")
+        console.until(b"1000 Success\n\nvde$ ")
 
         assert console(f"wf/del {port}") == "1000 Success\n"
         result = paced_run(sender, receiver, count=20, interval=0.01, size=100, settle=0.3)
@@ -116,7 +100,7 @@ def test_wf_commands_on_a_running_switch(switch: tuple[Path, SwitchConsole]) -> 
 
 
 @pytest.mark.parametrize("switch", [[]], ids=["without-plugin"], indirect=True)
-def test_plugin_added_and_removed_at_runtime(switch: tuple[Path, SwitchConsole]) -> None:
+def test_plugin_added_and_removed_at_runtime(switch: tuple[Path, PromptConsole]) -> None:
     directory, console = switch
     sender, receiver = Client.join(directory, 1), Client.join(directory, 2)
     try:

@@ -17,11 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
 
+from vdex.testing.blocking import port_sockets as port_sockets
+from vdex.testing.blocking import socket_accepts as socket_accepts
+from vdex.testing.blocking import wait_for as wait_for
 from vdex.vde.client import SwitchConnection, connect_switch
 
 PYTHON = sys.executable
@@ -34,27 +37,6 @@ _PAYLOAD = struct.Struct("!IQ")  # sequence number, send time in ns
 def vdex_wirefilter_argv(*args: str) -> list[str]:
     """``vdex wirefilter ARGS`` run from this checkout (``python -m`` until installed)."""
     return [PYTHON, "-m", "vdex_plugins.wirefilter", *args]
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
-
-
-def socket_accepts(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
-def port_sockets(switch_dir: Path) -> list[Path]:
-    return sorted(p for p in switch_dir.iterdir() if p.name[:1].isdigit())
 
 
 def group_alive(pgid: int) -> bool:
@@ -408,3 +390,31 @@ class RecordReader:
                 return
             out.append((now, self.buf[2:2 + n]))
             self.buf = self.buf[2 + n:]
+
+
+class PromptConsole:
+    """A blocking management-socket client that reads up to each ``prompt`` (``\\nVDEwf$ `` for
+    wirefilter, ``\\nvde$ `` for a switch); :attr:`greeting` is what came before the first."""
+
+    def __init__(self, path: Path, prompt: bytes) -> None:
+        self.prompt = prompt
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(path))
+        self.sock.settimeout(10)
+        self.greeting = self.until(prompt)
+
+    def until(self, marker: bytes) -> bytes:
+        data = b""
+        while not data.endswith(marker):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def __call__(self, line: str) -> str:
+        self.sock.sendall(line.encode() + b"\n")
+        return self.until(self.prompt).decode()[: -len(self.prompt)]
+
+    def close(self) -> None:
+        self.sock.close()
