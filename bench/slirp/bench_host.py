@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import ctypes
 import errno
-import fcntl
 import json
 import os
 import resource
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -27,32 +25,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from thread_bridge import ThreadedSlirpBridge  # noqa: E402
 
+from vdex.testing.netns import loopback_only_netns_fault
 from vdex_plugins.slirp._bridge import SlirpBridge  # noqa: E402
-from vdex_plugins.slirp._options import parse_slirpvde_args  # noqa: E402
+from vdex_plugins.slirp._options import parse_slirpvde_args
+from vdex_plugins.tap._device import open_tap  # noqa: E402
 
-TUNSETIFF = 0x400454CA
-IFF_TAP = 0x0002
-IFF_NO_PI = 0x1000
 MSG_DONTWAIT = 0x40
 
 
-def open_tap(name: str) -> int:
-    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
-    return fd
-
-
 def assert_isolated(netns: str) -> None:
-    if os.stat("/proc/self/ns/net").st_ino != os.stat(f"/run/netns/{netns}").st_ino:
-        sys.exit(f"bench_host: refusing to run outside network namespace {netns}")
-    interfaces = sorted(os.listdir("/sys/class/net"))
-    if interfaces != ["lo"]:
-        sys.exit(f"bench_host: refusing to run next to interfaces {interfaces}")
+    """Refuse to run slirp anywhere but in the namespace made for it, holding only loopback."""
+    fault = loopback_only_netns_fault(netns)
+    if fault is not None:
+        sys.exit(f"bench_host: refusing to run {fault}")
 
 
 class TapAttachment:
     def __init__(self, name: str, to: str) -> None:
-        self.fd = open_tap(name)
+        self.fd = open_tap(name).fd
         subprocess.run(["ip", "link", "set", name, "netns", to], check=True)
         self.drops = 0
 

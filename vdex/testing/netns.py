@@ -34,6 +34,21 @@ with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
 """
 
 
+def loopback_only_netns_fault(name: str) -> str | None:
+    """Why this process is not somewhere it may turn virtual traffic into host connections
+    (slirp, port forwards): ``outside network namespace NAME`` or ``next to interfaces [...]``;
+    None inside the named namespace ``name`` holding only ``lo``, where a frame can never leave
+    the machine."""
+    try:
+        same = os.stat(f"/run/netns/{name}").st_ino == os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        same = False
+    if not same:
+        return f"outside network namespace {name}"
+    interfaces = sorted(os.listdir("/sys/class/net"))
+    return None if interfaces == ["lo"] else f"next to interfaces {interfaces}"
+
+
 def require_root(*tools: str) -> None:
     """Fail (never skip) when the test cannot do what it must: CI runs these as root."""
     import pytest

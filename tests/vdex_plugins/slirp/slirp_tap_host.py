@@ -14,10 +14,8 @@ straight between the tap and the bridge, drained until EAGAIN, written without b
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import struct
 import subprocess
 import sys
 import threading
@@ -25,27 +23,17 @@ import threading
 import attrs
 import trio
 
+from vdex.testing.netns import loopback_only_netns_fault
 from vdex_plugins.slirp._bridge import SlirpBridge
 from vdex_plugins.slirp._options import parse_slirpvde_args
-
-TUNSETIFF = 0x400454CA
-IFF_TAP = 0x0002
-IFF_NO_PI = 0x1000
-
-
-def open_tap(name: str) -> int:
-    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
-    return fd
+from vdex_plugins.tap._device import open_tap
 
 
 def assert_isolated(netns: str) -> None:
-    """Refuse to run slirp anywhere but in the test's namespace, holding only loopback."""
-    if os.stat("/proc/self/ns/net").st_ino != os.stat(f"/run/netns/{netns}").st_ino:
-        sys.exit(f"slirp_tap_host: refusing to run outside network namespace {netns}")
-    interfaces = sorted(os.listdir("/sys/class/net"))
-    if interfaces != ["lo"]:
-        sys.exit(f"slirp_tap_host: refusing to run next to interfaces {interfaces}")
+    """Refuse to run slirp anywhere but in the namespace made for it, holding only loopback."""
+    fault = loopback_only_netns_fault(netns)
+    if fault is not None:
+        sys.exit(f"slirp_tap_host: refusing to run {fault}")
 
 
 async def pump_tap_to_bridge(fd: int, bridge: SlirpBridge) -> None:
@@ -82,7 +70,7 @@ async def main(argv: list[str]) -> None:
     options = args.slirpvde[1:] if args.slirpvde[:1] == ["--"] else args.slirpvde
     command = parse_slirpvde_args(options)
 
-    fd = open_tap(args.tap)
+    fd = open_tap(args.tap).fd
     subprocess.run(["ip", "link", "set", args.tap, "netns", args.to], check=True)
     # /sys/class/net shows this namespace only in a sysfs mounted from inside it; ip netns exec
     # mounts one, so the listing below is this namespace's.
