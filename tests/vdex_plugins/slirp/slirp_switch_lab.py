@@ -111,13 +111,12 @@ def assert_only_loopback(ns: Namespace) -> None:
 def vdex_switch(stack: contextlib.ExitStack, ns: Namespace, directory: str,
                 *args: str) -> Session:
     """``vdex switch`` inside ``ns`` serving ``directory/sw`` with its console at
-    ``directory/mgmt``; returns once the data socket exists."""
-    sw = os.path.join(directory, "sw")
-    session = Session(stack, ns.argv(*VDEX, "switch", "-s", sw, "-M",
-                                     os.path.join(directory, "mgmt"), "--nostdin", "-f",
+    ``directory/mgmt``; returns once both sockets exist (the console's comes second)."""
+    sw, mgmt = os.path.join(directory, "sw"), os.path.join(directory, "mgmt")
+    session = Session(stack, ns.argv(*VDEX, "switch", "-s", sw, "-M", mgmt, "--nostdin", "-f",
                                      os.devnull, *args))
-    wait_for(lambda: os.path.exists(os.path.join(sw, "ctl")) or not session.alive(),
-             what="the switch's ctl socket")
+    wait_for(lambda: (os.path.exists(os.path.join(sw, "ctl")) and os.path.exists(mgmt))
+             or not session.alive(), what="the switch's ctl and console sockets")
     assert session.alive(), session.wait_stderr("never")
     return session
 

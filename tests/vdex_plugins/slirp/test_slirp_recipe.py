@@ -75,7 +75,8 @@ def test_qemu_slirp_recipe_with_vdex() -> None:
             "-M", mgmt, "--mgmtmode", "660", "-d", "-f", os.devnull),
             capture_output=True, text=True, timeout=30)
         assert switch.returncode == 0, switch.stderr
-        wait_for(lambda: (ctl / "ctl").exists(), what="the switch's ctl socket")
+        wait_for(lambda: (ctl / "ctl").exists() and os.path.exists(mgmt),
+                 what="the switch's ctl and console sockets")
         slirp = subprocess.run(slirp_ns.argv(
             "runuser", "-u", USER, "--", *VDEX, "slirp", "-s", ctl, "-m", "660",
             "-p", slirp_pid, "-d", "-dhcp"), capture_output=True, text=True, timeout=30)
