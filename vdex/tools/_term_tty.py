@@ -43,11 +43,17 @@ def default_history_file() -> Path:
     return Path.home() / ".vdex_history" / "term"
 
 
-def _readline_done_flag() -> ctypes.c_int | None:
-    """readline's ``rl_done``: 0 while a line is being edited, 1 once it is accepted (Python
-    returns from ``input()`` a little later, so a handler can run in between)."""
+RL_STATE_CALLBACK = 0x0080000
+"""readline's state bit for a line being read through the callback interface, which Python's
+``input()`` uses: set from the prompt until the line is accepted."""
+
+
+def _readline_state() -> ctypes.c_ulong | None:
+    """readline's ``rl_readline_state``. Whether the user is editing a line must come from
+    readline itself: a Python ``pre_input_hook`` would swallow an exception raised by a signal
+    handler that runs inside it (SIGUSR1's, ending the session)."""
     try:
-        return ctypes.c_int.in_dll(ctypes.CDLL(readline.__file__), "rl_done")
+        return ctypes.c_ulong.in_dll(ctypes.CDLL(readline.__file__), "rl_readline_state")
     except (OSError, ValueError):
         return None
 
@@ -110,8 +116,6 @@ class InteractiveTerm:
     _prompt: str = ""
     _idle: bool = False
     """The main thread is in, or about to enter, ``input()`` (guarded by ``_lock``)."""
-    _editing: bool = False
-    """readline shows the prompt and the typed text (main thread only)."""
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
     _out_lock: threading.RLock = attrs.field(factory=threading.RLock)
     """Orders what the reader and the main thread's signal handler write (re-entrant: a
@@ -122,7 +126,7 @@ class InteractiveTerm:
     _input_left: threading.Event = attrs.field(factory=threading.Event)
     _close_raised: bool = False
     _redisplay: Callable[[], None] | None = attrs.field(factory=_forced_redisplay)
-    _rl_done: ctypes.c_int | None = attrs.field(factory=_readline_done_flag)
+    _rl_state: ctypes.c_ulong | None = attrs.field(factory=_readline_state)
 
     def run(self) -> int:
         banner, prompt = self.session.banner()
@@ -152,16 +156,11 @@ class InteractiveTerm:
             self._show_pending()
 
         previous = signal.signal(signal.SIGUSR1, closed), signal.signal(signal.SIGUSR2, messages)
-        readline.set_pre_input_hook(self._started_editing)
         try:
             yield
         finally:
-            readline.set_pre_input_hook(None)
             signal.signal(signal.SIGUSR1, previous[0])
             signal.signal(signal.SIGUSR2, previous[1])
-
-    def _started_editing(self) -> None:
-        self._editing = True
 
     def _fetch_commands(self) -> list[str]:
         """Ask ``help`` once, silently, for the completion list (vdeterm does the same)."""
@@ -189,7 +188,6 @@ class InteractiveTerm:
                 self.out.write("\n")
                 continue
             finally:
-                self._editing = False
                 with self._lock:
                     self._idle = False
                     self._input_left.set()
@@ -252,8 +250,10 @@ class InteractiveTerm:
 
     def _show_pending(self) -> None:
         """The SIGUSR2 handler, in the main thread: show what the reader queued."""
-        done = self._rl_done
-        self._write_pending(editing=self._editing and (done is None or done.value == 0))
+        # No lock here: the main thread may hold ``_lock`` where this handler interrupts it.
+        state = self._rl_state
+        editing = self._idle if state is None else bool(state.value & RL_STATE_CALLBACK)
+        self._write_pending(editing=editing)
         self._pending_shown.set()
 
     def _write_pending(self, *, editing: bool) -> None:
