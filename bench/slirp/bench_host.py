@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from thread_bridge import ThreadedSlirpBridge  # noqa: E402
 
 from vdex.testing.netns import loopback_only_netns_fault
+from vdex.testing.processes import until_stdin_closed
 from vdex_plugins.slirp._bridge import SlirpBridge  # noqa: E402
 from vdex_plugins.slirp._options import parse_slirpvde_args
 from vdex_plugins.tap._device import open_tap  # noqa: E402
@@ -114,17 +115,6 @@ async def pump(attachment: Any, bridge: SlirpBridge) -> None:
         attachment.drain(bridge)
 
 
-async def wait_for_stdin_eof() -> None:
-    os.set_blocking(0, False)
-    while True:
-        await trio.lowlevel.wait_readable(0)
-        try:
-            if not os.read(0, 4096):
-                return
-        except BlockingIOError:
-            continue
-
-
 async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--netns", required=True)
@@ -144,7 +134,7 @@ async def main(argv: list[str]) -> None:
         await nursery.start(bridge.run)
         nursery.start_soon(pump, attachment, bridge)
         print("READY", flush=True)
-        await wait_for_stdin_eof()
+        await until_stdin_closed()
         nursery.cancel_scope.cancel()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     stats = bridge.statistics()

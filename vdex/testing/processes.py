@@ -147,3 +147,16 @@ def vdex_switch(directory: str, *args: str) -> list[str]:
     if "-f" not in extra and "--rcfile" not in extra:
         extra += ["-f", os.devnull]
     return [*VDEX, "switch", "-s", directory, *extra]
+
+
+async def until_stdin_closed() -> None:
+    """Return when standard input reaches its end: how a helper process that a test or a
+    benchmark runs knows to stop (its parent closes the pipe, even when it dies)."""
+    os.set_blocking(0, False)
+    while True:
+        await trio.lowlevel.wait_readable(0)
+        try:
+            if not os.read(0, 4096):
+                return
+        except BlockingIOError:
+            continue

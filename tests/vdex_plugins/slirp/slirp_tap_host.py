@@ -24,6 +24,7 @@ import attrs
 import trio
 
 from vdex.testing.netns import loopback_only_netns_fault
+from vdex.testing.processes import until_stdin_closed
 from vdex_plugins.slirp._bridge import SlirpBridge
 from vdex_plugins.slirp._options import parse_slirpvde_args
 from vdex_plugins.tap._device import open_tap
@@ -47,17 +48,6 @@ async def pump_tap_to_bridge(fd: int, bridge: SlirpBridge) -> None:
             except BlockingIOError:
                 break
             send(frame)
-
-
-async def wait_for_stdin_eof() -> None:
-    os.set_blocking(0, False)
-    while True:
-        await trio.lowlevel.wait_readable(0)
-        try:
-            if not os.read(0, 4096):
-                return
-        except BlockingIOError:
-            continue
 
 
 async def main(argv: list[str]) -> None:
@@ -91,7 +81,7 @@ async def main(argv: list[str]) -> None:
         await nursery.start(bridge.run)
         nursery.start_soon(pump_tap_to_bridge, fd, bridge)
         print("READY", flush=True)
-        await wait_for_stdin_eof()
+        await until_stdin_closed()
         stats = bridge.statistics()
         nursery.cancel_scope.cancel()
     os.close(fd)
